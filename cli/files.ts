@@ -1,0 +1,50 @@
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { NewDocument } from '../shared/status';
+
+const SKIP_DIRS = new Set(['node_modules', '.git', '.graphmill', 'dist']);
+
+/** Expands files and directories (recursively, skipping hidden and build folders) into file paths. */
+export async function expandPaths(args: readonly string[], cwd: string): Promise<string[]> {
+  const out: string[] = [];
+  const visit = async (path: string, explicit: boolean): Promise<void> => {
+    const info = await stat(path);
+    if (info.isDirectory()) {
+      if (!explicit && (SKIP_DIRS.has(basename(path)) || basename(path).startsWith('.'))) return;
+      const entries = await readdir(path);
+      entries.sort();
+      for (const e of entries) await visit(join(path, e), false);
+    } else if (info.isFile()) {
+      if (!explicit && basename(path).startsWith('.')) return;
+      out.push(path);
+    }
+  };
+  for (const a of args) await visit(resolve(cwd, a), true);
+  return [...new Set(out)];
+}
+
+/** The deepest directory containing every path: the confinement root for files named on the command line. */
+export function commonRoot(paths: readonly string[], cwd: string): string {
+  if (paths.length === 0) return cwd;
+  let root = dirname(paths[0] as string);
+  for (const p of paths) {
+    while (!p.startsWith(root.endsWith(sep) ? root : root + sep)) {
+      const up = dirname(root);
+      if (up === root) return root;
+      root = up;
+    }
+  }
+  return root;
+}
+
+/** A document for a file: its id is the path relative to the root, with forward slashes. */
+export function fileDocument(path: string, root: string, batchId?: string): NewDocument {
+  const id = relative(root, path).split(sep).join('/');
+  return {
+    id,
+    source: pathToFileURL(path).href,
+    title: basename(path),
+    ...(batchId !== undefined ? { batchId } : {}),
+  };
+}

@@ -1,0 +1,59 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+
+/**
+ * The embedded state database under the state directory. WAL lets the CLI and a local server share it;
+ * busy_timeout makes a writer wait for another process's transaction instead of failing at once.
+ */
+export function openStateDatabase(stateDir: string): DatabaseSync {
+  mkdirSync(stateDir, { recursive: true });
+  const db = new DatabaseSync(join(stateDir, 'state.db'));
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;');
+  migrate(db);
+  return db;
+}
+
+/** An in-memory database with the same schema, for tests. */
+export function openMemoryDatabase(): DatabaseSync {
+  const db = new DatabaseSync(':memory:');
+  migrate(db);
+  return db;
+}
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE documents (
+     id TEXT PRIMARY KEY,
+     status TEXT NOT NULL,
+     batch_id TEXT,
+     record TEXT NOT NULL
+   );
+   CREATE INDEX documents_status ON documents (status);
+   CREATE INDEX documents_batch ON documents (batch_id);`,
+];
+
+function migrate(db: DatabaseSync): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as
+    { v: number | null } | undefined;
+  const current = row?.v ?? 0;
+  for (let i = current; i < MIGRATIONS.length; i++) {
+    inTransaction(db, () => {
+      db.exec(MIGRATIONS[i] as string);
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(i + 1);
+    });
+  }
+}
+
+/** Runs fn inside BEGIN IMMEDIATE ... COMMIT: the write lock is taken up front, so read-modify-write is atomic. */
+export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
+  }
+}

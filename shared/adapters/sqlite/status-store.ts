@@ -1,0 +1,117 @@
+import type { DatabaseSync } from 'node:sqlite';
+import {
+  claimDocument,
+  completeDocument,
+  failDocument,
+  progressDocument,
+  registerDocument,
+} from '../../status/transitions';
+import type {
+  ClaimRequest,
+  ClaimResult,
+  CompletionUpdate,
+  DocumentError,
+  DocumentRecord,
+  DocumentStatus,
+  NewDocument,
+  Stage,
+  StatusStore,
+} from '../../status/types';
+import { inTransaction } from './database';
+
+/** The embedded default StatusStore: one row per document, the record as JSON, transitions in transactions. */
+export class SqliteStatusStore implements StatusStore {
+  constructor(private readonly db: DatabaseSync) {}
+
+  register(doc: NewDocument, now: number): Promise<DocumentRecord> {
+    return this.tx(() => {
+      const next = registerDocument(this.read(doc.id), doc, now);
+      this.write(next);
+      return next;
+    });
+  }
+
+  get(id: string): Promise<DocumentRecord | undefined> {
+    return Promise.resolve(this.read(id));
+  }
+
+  list(filter: { status?: DocumentStatus; batchId?: string } = {}): Promise<DocumentRecord[]> {
+    const where: string[] = [];
+    const params: string[] = [];
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.batchId !== undefined) {
+      where.push('batch_id = ?');
+      params.push(filter.batchId);
+    }
+    const sql = `SELECT record FROM documents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+    const rows = this.db.prepare(sql).all(...params) as { record: string }[];
+    return Promise.resolve(rows.map((r) => JSON.parse(r.record) as DocumentRecord));
+  }
+
+  claim(id: string, request: ClaimRequest): Promise<ClaimResult> {
+    return this.tx(() => {
+      const { result, next } = claimDocument(this.read(id), request);
+      if (next) this.write(next);
+      return result;
+    });
+  }
+
+  progress(id: string, owner: string, stage: Stage, progress: number, now: number): Promise<void> {
+    return this.apply(id, (r) => progressDocument(r, id, owner, stage, progress, now));
+  }
+
+  complete(id: string, owner: string, update: CompletionUpdate, now: number): Promise<void> {
+    return this.apply(id, (r) => completeDocument(r, id, owner, update, now));
+  }
+
+  fail(
+    id: string,
+    owner: string,
+    error: DocumentError,
+    now: number,
+    status?: 'failed' | 'dead_lettered',
+  ): Promise<void> {
+    return this.apply(id, (r) => failDocument(r, id, owner, error, now, status));
+  }
+
+  delete(id: string): Promise<boolean> {
+    const res = this.db.prepare('DELETE FROM documents WHERE id = ?').run(id);
+    return Promise.resolve(Number(res.changes) > 0);
+  }
+
+  close(): Promise<void> {
+    if (this.db.isOpen) this.db.close();
+    return Promise.resolve();
+  }
+
+  private read(id: string): DocumentRecord | undefined {
+    const row = this.db.prepare('SELECT record FROM documents WHERE id = ?').get(id) as
+      { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as DocumentRecord) : undefined;
+  }
+
+  private write(record: DocumentRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO documents (id, status, batch_id, record) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, batch_id = excluded.batch_id, record = excluded.record`,
+      )
+      .run(record.id, record.status, record.batchId ?? null, JSON.stringify(record));
+  }
+
+  private apply(id: string, fn: (r: DocumentRecord | undefined) => DocumentRecord): Promise<void> {
+    return this.tx(() => this.write(fn(this.read(id))));
+  }
+
+  /** Synchronous transaction, surfaced as a promise so callers see one async port for every adapter. */
+  private tx<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(inTransaction(this.db, fn));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+}

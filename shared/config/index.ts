@@ -1,0 +1,144 @@
+/**
+ * `parseConfig(env)` validates every variable graphmill reads, once per instance, and reports every
+ * problem in one error. docs/configuration.md documents the same table.
+ */
+import { z } from 'zod';
+import { configInvalid } from '../errors';
+
+const int = (min: number, max: number, dflt: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return dflt;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const enumWithDefault = <T extends readonly [string, ...string[]]>(values: T, dflt: T[number] | undefined) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): T[number] | undefined => {
+      if (v === undefined || v.trim() === '') return dflt;
+      if (!(values as readonly string[]).includes(v.trim())) {
+        ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')}, got "${v}"` });
+        return z.NEVER;
+      }
+      return v.trim();
+    });
+
+const NEO4J_URI_PATTERN = /^(neo4j|neo4j\+s|neo4j\+ssc|bolt|bolt\+s|bolt\+ssc):\/\/[^\s/]+(:\d+)?\/?$/;
+
+const schema = z.object({
+  GRAPHMILL_MODE: enumWithDefault(['local', 'gcp'] as const, undefined),
+  K_SERVICE: optionalString,
+  GRAPHMILL_STATE_DIR: optionalString,
+  GRAPHMILL_FILE_ROOT: optionalString,
+  GOOGLE_CLOUD_PROJECT: optionalString,
+  NEO4J_URI: optionalString,
+  NEO4J_USERNAME: optionalString,
+  NEO4J_PASSWORD: optionalString,
+  NEO4J_DATABASE: optionalString,
+  NEO4J_MAX_POOL_SIZE: int(1, 500, 20),
+  NEO4J_CONNECTION_TIMEOUT_MS: int(100, 300_000, 10_000),
+  NEO4J_ACQUISITION_TIMEOUT_MS: int(100, 300_000, 20_000),
+  NEO4J_MAX_CONNECTION_LIFETIME_MS: int(1_000, 86_400_000, 1_800_000),
+  NEO4J_MAX_TRANSACTION_RETRY_MS: int(0, 300_000, 15_000),
+  CHUNK_SIZE: int(2, 1_000_000, 1000),
+  CHUNK_OVERLAP: int(0, 999_999, 200),
+  WRITE_BATCH_SIZE: int(1, 50_000, 1000),
+  MAX_DOCUMENT_BYTES: int(1, 2_147_483_647, 128 * 1024 * 1024),
+  MAX_REQUEST_BYTES: int(256, 10 * 1024 * 1024, 64 * 1024),
+  FUNCTION_TIMEOUT_SECONDS: int(1, 3600, 540),
+  LEASE_MARGIN_SECONDS: int(0, 3600, 60),
+  LOG_LEVEL: enumWithDefault(['debug', 'info', 'notice', 'warning', 'error'] as const, 'info'),
+  LOG_FORMAT: enumWithDefault(['json', 'pretty'] as const, undefined),
+});
+
+export type Mode = 'local' | 'gcp';
+
+export interface Config {
+  readonly mode: Mode;
+  readonly stateDir: string;
+  readonly fileRoot: string;
+  readonly projectId: string | undefined;
+  readonly neo4j: {
+    readonly uri: string;
+    readonly username: string;
+    readonly password: string | undefined;
+    readonly database: string | undefined;
+    readonly maxConnectionPoolSize: number;
+    readonly connectionTimeoutMs: number;
+    readonly connectionAcquisitionTimeoutMs: number;
+    readonly maxConnectionLifetimeMs: number;
+    readonly maxTransactionRetryTimeMs: number;
+  };
+  readonly chunking: { readonly chunkSize: number; readonly chunkOverlap: number };
+  readonly writeBatchSize: number;
+  readonly maxDocumentBytes: number;
+  readonly maxRequestBytes: number;
+  readonly leaseMs: number;
+  readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Parses and validates the environment. Throws one `config_invalid` error naming every problem. */
+export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
+  const parsed = schema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  const v = parsed.success ? parsed.data : undefined;
+  const mode: Mode = v?.GRAPHMILL_MODE ?? (env['K_SERVICE'] ? 'gcp' : 'local');
+
+  if (!env['NEO4J_URI']?.trim()) {
+    problems.push('NEO4J_URI: required (e.g. neo4j+s://xxxx.databases.neo4j.io or bolt://127.0.0.1:7687)');
+  } else if (!NEO4J_URI_PATTERN.test(env['NEO4J_URI'].trim())) {
+    problems.push(
+      `NEO4J_URI: not a Neo4j URI (neo4j://, neo4j+s://, bolt://, bolt+s://), got "${env['NEO4J_URI']}"`,
+    );
+  }
+  if (!env['NEO4J_PASSWORD']?.trim()) problems.push('NEO4J_PASSWORD: required');
+  if (v && v.CHUNK_OVERLAP >= v.CHUNK_SIZE) {
+    problems.push(`CHUNK_OVERLAP: must be smaller than CHUNK_SIZE (${v.CHUNK_OVERLAP} >= ${v.CHUNK_SIZE})`);
+  }
+  if (problems.length > 0 || !v) {
+    throw configInvalid(`Invalid configuration:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+  }
+
+  return {
+    mode,
+    stateDir: v.GRAPHMILL_STATE_DIR ?? '.graphmill',
+    fileRoot: v.GRAPHMILL_FILE_ROOT ?? cwd,
+    projectId: v.GOOGLE_CLOUD_PROJECT,
+    neo4j: {
+      uri: v.NEO4J_URI as string,
+      username: v.NEO4J_USERNAME ?? 'neo4j',
+      password: v.NEO4J_PASSWORD,
+      database: v.NEO4J_DATABASE,
+      maxConnectionPoolSize: v.NEO4J_MAX_POOL_SIZE,
+      connectionTimeoutMs: v.NEO4J_CONNECTION_TIMEOUT_MS,
+      connectionAcquisitionTimeoutMs: v.NEO4J_ACQUISITION_TIMEOUT_MS,
+      maxConnectionLifetimeMs: v.NEO4J_MAX_CONNECTION_LIFETIME_MS,
+      maxTransactionRetryTimeMs: v.NEO4J_MAX_TRANSACTION_RETRY_MS,
+    },
+    chunking: { chunkSize: v.CHUNK_SIZE, chunkOverlap: v.CHUNK_OVERLAP },
+    writeBatchSize: v.WRITE_BATCH_SIZE,
+    maxDocumentBytes: v.MAX_DOCUMENT_BYTES,
+    maxRequestBytes: v.MAX_REQUEST_BYTES,
+    leaseMs: (v.FUNCTION_TIMEOUT_SECONDS + v.LEASE_MARGIN_SECONDS) * 1000,
+    log: { level: v.LOG_LEVEL ?? 'info', format: v.LOG_FORMAT ?? (mode === 'gcp' ? 'json' : 'pretty') },
+  };
+}

@@ -1,0 +1,14 @@
+import type { DocumentRecord } from '../status/types';
+
+export interface FetchOptions {
+  /** Content larger than this is refused (413) without being read whole. */
+  readonly maxBytes: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Reads the raw bytes a document record points at. One adapter per URL scheme. */
+export interface DocumentSource {
+  /** URL schemes this source serves, with the colon: `inline:`, `file:`, `https:`, `gs:`. */
+  readonly schemes: readonly string[];
+  fetch(record: DocumentRecord, options: FetchOptions): Promise<Uint8Array>;
+}

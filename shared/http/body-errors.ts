@@ -1,0 +1,86 @@
+/**
+ * The functions framework parses request bodies with body-parser before our handler runs, and a
+ * malformed JSON body ends in Express's default HTML error page. The contract says every error is
+ * problem+json, so this wraps Express's final error handler: body-parser errors (they carry a `type`
+ * like `entity.parse.failed` and a 4xx `status`) become problem+json; everything else is left to
+ * Express's own handler. Installed once by the HTTP entrypoints, before the framework builds its app.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { badRequest, contentTooLarge, unsupportedMediaType, type GraphmillError } from '../errors';
+import { sendProblem } from './problem';
+import { requestIdFrom } from './request';
+
+interface BodyParserError {
+  readonly type: string;
+  readonly status?: number;
+  readonly message?: string;
+}
+
+type Done = (err?: unknown) => void;
+interface ExpressAppProto {
+  handle: (this: ExpressApp, req: IncomingMessage, res: ServerResponse, callback?: Done) => void;
+}
+interface ExpressApp {
+  get(setting: string): unknown;
+}
+
+const BODY_ERROR_TYPES = new Set([
+  'entity.parse.failed',
+  'entity.too.large',
+  'encoding.unsupported',
+  'charset.unsupported',
+  'request.size.invalid',
+  'entity.verify.failed',
+]);
+
+export function isBodyParserError(err: unknown): err is BodyParserError {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as BodyParserError).type === 'string' &&
+    BODY_ERROR_TYPES.has((err as BodyParserError).type)
+  );
+}
+
+export function bodyErrorToGraphmillError(err: BodyParserError): GraphmillError {
+  switch (err.type) {
+    case 'entity.too.large':
+      return contentTooLarge('Request body is too large');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return unsupportedMediaType('Request body encoding or charset is not supported; send UTF-8 JSON');
+    default:
+      return badRequest('Request body is not valid JSON');
+  }
+}
+
+let installed = false;
+
+/** Idempotent. `frameworkDir` resolves the Express copy the functions framework itself uses. */
+export function installBodyErrorProblems(): void {
+  if (installed) return;
+  installed = true;
+  const fromFramework = { paths: [require.resolve('@google-cloud/functions-framework')] };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const express = require(require.resolve('express', fromFramework)) as { application: ExpressAppProto };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const finalhandler = require(
+    require.resolve('finalhandler', { paths: [require.resolve('express', fromFramework)] }),
+  ) as (req: IncomingMessage, res: ServerResponse, options: { env: unknown }) => Done;
+  const proto = express.application;
+  const original = proto.handle;
+  proto.handle = function handle(this: ExpressApp, req, res, callback) {
+    if (callback) {
+      original.call(this, req, res, callback);
+      return;
+    }
+    const fallback = finalhandler(req, res, { env: this.get('env') });
+    original.call(this, req, res, (err?: unknown) => {
+      if (err !== undefined && isBodyParserError(err) && !res.headersSent) {
+        sendProblem(res, bodyErrorToGraphmillError(err), req.url ?? '/', requestIdFrom(req.headers));
+        return;
+      }
+      fallback(err);
+    });
+  };
+}

@@ -1,0 +1,41 @@
+import { Neo4jError, isRetryableError } from 'neo4j-driver';
+import { GraphmillError, dependencyUnavailable, isGraphmillError } from '../errors';
+
+export const NEO4J_AUTH_ERROR_CODES = [
+  'Neo.ClientError.Security.Unauthorized',
+  'Neo.ClientError.Security.AuthenticationRateLimit',
+  'Neo.ClientError.Security.CredentialsExpired',
+  'Neo.ClientError.Security.TokenExpired',
+] as const;
+
+export function isNeo4jAuthError(err: unknown): boolean {
+  return err instanceof Neo4jError && (NEO4J_AUTH_ERROR_CODES as readonly string[]).includes(err.code);
+}
+
+/** How long clients should wait before retrying after Neo4j was unreachable (a paused Aura takes ~60 s). */
+export const NEO4J_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * Maps driver errors onto GraphmillError. Connectivity (ServiceUnavailable, SessionExpired) and the
+ * driver's own retryable errors become 503 `dependency_unavailable`; anything else from Neo4j is a
+ * bug in graphmill's Cypher or data and stays a non-retryable 500.
+ */
+export function classifyNeo4jError(err: unknown): GraphmillError | undefined {
+  if (isGraphmillError(err)) return err;
+  if (!(err instanceof Neo4jError)) return undefined;
+  if (isNeo4jAuthError(err)) {
+    return dependencyUnavailable('Neo4j rejected the credentials; check the password secret', {
+      cause: err,
+      retryAfterSeconds: NEO4J_RETRY_AFTER_SECONDS,
+      details: { dependency: 'neo4j' },
+    });
+  }
+  if (isRetryableError(err)) {
+    return dependencyUnavailable(`Neo4j is unavailable (${err.code}); retry later`, {
+      cause: err,
+      retryAfterSeconds: NEO4J_RETRY_AFTER_SECONDS,
+      details: { dependency: 'neo4j' },
+    });
+  }
+  return undefined;
+}

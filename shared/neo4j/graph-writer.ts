@@ -1,0 +1,326 @@
+import neo4j, { type Driver, type ManagedTransaction } from 'neo4j-driver';
+import type { Chunk } from '../chunking';
+import { GraphmillError, leaseLost } from '../errors';
+import type { Neo4jAccess } from './access';
+import { classifyNeo4jError } from './errors';
+
+export interface DocumentMeta {
+  readonly id: string;
+  readonly title?: string;
+  readonly source: string;
+  readonly contentHash: string;
+  readonly chunkSize: number;
+  readonly chunkOverlap: number;
+}
+
+/** What the graph currently holds for a document: the skip rule compares against it. */
+export interface DocumentVersion {
+  readonly generation: number;
+  readonly contentHash: string;
+  readonly chunkSize: number;
+  readonly chunkOverlap: number;
+  readonly chunkCount: number;
+}
+
+export interface WriteProgress {
+  readonly chunksWritten: number;
+  /** Offset in the text up to which chunks are written. */
+  readonly textOffset: number;
+}
+
+export interface WriteResult {
+  readonly chunkCount: number;
+  readonly generation: number;
+}
+
+export interface GraphWriter {
+  /** Constraints and indexes, created once per instance (`IF NOT EXISTS`). */
+  ensureSchema(): Promise<void>;
+  currentVersion(documentId: string): Promise<DocumentVersion | undefined>;
+  /**
+   * Replaces the document's chunks atomically: readers see the old version or the new one, never a mix.
+   * Chunks are consumed lazily, one batch at a time.
+   */
+  writeDocument(
+    meta: DocumentMeta,
+    chunks: Iterable<Chunk>,
+    onProgress?: (p: WriteProgress) => Promise<void> | void,
+  ): Promise<WriteResult>;
+  /** Removes the document and all its chunks; returns whether it existed. */
+  deleteDocument(documentId: string): Promise<boolean>;
+}
+
+export interface GraphWriterOptions {
+  /** Rows per UNWIND batch; a document that fits in one batch is written in one transaction. */
+  readonly batchSize: number;
+  readonly now?: () => number;
+}
+
+/** Chunk ids are derived, never random: stable per document and generation, unique across documents. */
+export const chunkId = (documentId: string, generation: number, index: number): string =>
+  `${documentId}#${generation}#${index}`;
+
+const SCHEMA = [
+  'CREATE CONSTRAINT graphmill_document_id IF NOT EXISTS FOR (d:Document) REQUIRE d.id IS UNIQUE',
+  'CREATE CONSTRAINT graphmill_chunk_id IF NOT EXISTS FOR (c:Chunk) REQUIRE c.id IS UNIQUE',
+  'CREATE INDEX graphmill_chunk_document IF NOT EXISTS FOR (c:Chunk) ON (c.documentId)',
+];
+
+/** Locks the Document node (creating it if new) and returns its committed generation. */
+const LOCK_DOCUMENT = `
+MERGE (d:Document {id: $id})
+ON CREATE SET d.generation = 0
+SET d.lockedAt = $now
+RETURN d.generation AS generation`;
+
+/** Creates one batch of chunks, chained with NEXT_CHUNK, continuing the chain from `$previousId`. */
+const CREATE_CHUNKS = `
+UNWIND $rows AS r
+CREATE (c:Chunk {id: r.id, documentId: $documentId, index: toInteger(r.index), text: r.text,
+                 start: toInteger(r.start), end: toInteger(r.end), generation: toInteger($generation)})
+WITH collect(c) AS cs
+FOREACH (i IN range(0, size(cs) - 2) |
+  FOREACH (a IN [cs[i]] | FOREACH (b IN [cs[i + 1]] | CREATE (a)-[:NEXT_CHUNK]->(b))))
+WITH cs
+OPTIONAL MATCH (p:Chunk {id: $previousId})
+FOREACH (x IN CASE WHEN p IS NULL OR size(cs) = 0 THEN [] ELSE [p] END | FOREACH (f IN [cs[0]] | CREATE (x)-[:NEXT_CHUNK]->(f)))
+RETURN size(cs) AS created`;
+
+const DELETE_GENERATION = `
+MATCH (c:Chunk {documentId: $documentId}) WHERE c.generation = $generation
+DETACH DELETE c`;
+
+const DELETE_ALL_BUT = `
+MATCH (c:Chunk {documentId: $documentId}) WHERE c.generation <> $keep
+WITH c LIMIT $limit
+DETACH DELETE c
+RETURN count(*) AS deleted`;
+
+/** Makes generation `$generation` the visible one: links its chunks, removes the old generation. */
+const FLIP = `
+MATCH (d:Document {id: $id})
+OPTIONAL MATCH (d)-[fc:FIRST_CHUNK]->()
+DELETE fc
+WITH DISTINCT d
+OPTIONAL MATCH (c:Chunk {documentId: $id}) WHERE c.generation = $generation
+FOREACH (x IN CASE WHEN c IS NULL THEN [] ELSE [c] END | CREATE (x)-[:PART_OF]->(d))
+WITH d, count(c) AS linked
+OPTIONAL MATCH (f:Chunk {id: $firstId})
+FOREACH (x IN CASE WHEN f IS NULL THEN [] ELSE [f] END | CREATE (d)-[:FIRST_CHUNK]->(x))
+SET d += $props, d.generation = toInteger($generation), d.chunkCount = linked
+REMOVE d.lockedAt
+RETURN linked`;
+
+interface Row {
+  id: string;
+  index: number;
+  text: string;
+  start: number;
+  end: number;
+}
+
+export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOptions): GraphWriter {
+  const now = options.now ?? (() => Date.now());
+  let schema: Promise<void> | undefined;
+
+  /** Runs a managed write; executeWrite already retries transient errors, so no retry wraps it. */
+  const write = async <T>(work: (tx: ManagedTransaction) => Promise<T>): Promise<T> => {
+    const driver: Driver = await access.driver();
+    const session = driver.session(access.database ? { database: access.database } : {});
+    try {
+      return await session.executeWrite(work);
+    } catch (err) {
+      throw classifyNeo4jError(err) ?? err;
+    } finally {
+      await session.close();
+    }
+  };
+
+  const read = async <T>(work: (tx: ManagedTransaction) => Promise<T>): Promise<T> => {
+    const driver: Driver = await access.driver();
+    const session = driver.session(access.database ? { database: access.database } : {});
+    try {
+      return await session.executeRead(work);
+    } catch (err) {
+      throw classifyNeo4jError(err) ?? err;
+    } finally {
+      await session.close();
+    }
+  };
+
+  const ensureSchema = (): Promise<void> => {
+    schema ??= (async () => {
+      for (const statement of SCHEMA) await write((tx) => tx.run(statement));
+    })().catch((err: unknown) => {
+      schema = undefined;
+      throw err;
+    });
+    return schema;
+  };
+
+  const lockDocument = async (tx: ManagedTransaction, id: string, expected: number): Promise<void> => {
+    const res = await tx.run(LOCK_DOCUMENT, { id, now: now() });
+    const generation = Number(res.records[0]?.get('generation') ?? 0);
+    if (generation !== expected) {
+      // Another run committed a generation since this one started: its lease must have expired.
+      throw leaseLost(
+        `Document ${id} changed underneath this run (generation ${generation}, expected ${expected})`,
+        {
+          details: { documentId: id },
+        },
+      );
+    }
+  };
+
+  const toRows = (documentId: string, generation: number, chunks: readonly Chunk[]): Row[] =>
+    chunks.map((c) => ({
+      id: chunkId(documentId, generation, c.index),
+      index: c.index,
+      text: c.text,
+      start: c.start,
+      end: c.end,
+    }));
+
+  const docProps = (meta: DocumentMeta): Record<string, unknown> => ({
+    title: meta.title ?? null,
+    source: meta.source,
+    contentHash: meta.contentHash,
+    chunkSize: meta.chunkSize,
+    chunkOverlap: meta.chunkOverlap,
+    updatedAt: new Date(now()).toISOString(),
+  });
+
+  const flip = async (
+    tx: ManagedTransaction,
+    meta: DocumentMeta,
+    previous: number,
+    generation: number,
+    expectedCount: number,
+  ): Promise<void> => {
+    await lockDocument(tx, meta.id, previous);
+    await tx.run(DELETE_GENERATION, { documentId: meta.id, generation: previous });
+    const res = await tx.run(FLIP, {
+      id: meta.id,
+      generation,
+      firstId: chunkId(meta.id, generation, 0),
+      props: docProps(meta),
+    });
+    const linked = Number(res.records[0]?.get('linked') ?? -1);
+    if (linked !== expectedCount) {
+      // Rolls the whole flip back: the previous version stays visible.
+      throw leaseLost(
+        `Document ${meta.id}: ${linked} chunks of generation ${generation} found, ${expectedCount} written`,
+        { details: { documentId: meta.id } },
+      );
+    }
+  };
+
+  /** Removes chunks left by an interrupted run (any generation but the visible one), in bounded batches. */
+  const removeUnreferenced = async (documentId: string, keep: number): Promise<void> => {
+    const limit = Math.max(options.batchSize * 5, 1000);
+    for (;;) {
+      const deleted = await write(async (tx) => {
+        const res = await tx.run(DELETE_ALL_BUT, { documentId, keep, limit: neo4j.int(limit) });
+        return Number(res.records[0]?.get('deleted') ?? 0);
+      });
+      if (deleted < limit) return;
+    }
+  };
+
+  return {
+    ensureSchema,
+
+    async currentVersion(documentId) {
+      await ensureSchema();
+      return read(async (tx) => {
+        const res = await tx.run(
+          `MATCH (d:Document {id: $id}) WHERE d.generation > 0
+           RETURN d.generation AS generation, d.contentHash AS contentHash, d.chunkSize AS chunkSize,
+                  d.chunkOverlap AS chunkOverlap, d.chunkCount AS chunkCount`,
+          { id: documentId },
+        );
+        const r = res.records[0];
+        if (!r) return undefined;
+        return {
+          generation: Number(r.get('generation')),
+          contentHash: String(r.get('contentHash')),
+          chunkSize: Number(r.get('chunkSize')),
+          chunkOverlap: Number(r.get('chunkOverlap')),
+          chunkCount: Number(r.get('chunkCount')),
+        };
+      });
+    },
+
+    async writeDocument(meta, chunks, onProgress) {
+      await ensureSchema();
+      const previous = await read(async (tx) => {
+        const res = await tx.run('MATCH (d:Document {id: $id}) RETURN d.generation AS generation', {
+          id: meta.id,
+        });
+        return Number(res.records[0]?.get('generation') ?? 0);
+      });
+      const generation = previous + 1;
+      const iterator = chunks[Symbol.iterator]();
+      const nextBatch = (): Chunk[] => {
+        const batch: Chunk[] = [];
+        while (batch.length < options.batchSize) {
+          const n = iterator.next();
+          if (n.done) break;
+          batch.push(n.value);
+        }
+        return batch;
+      };
+
+      let batch = nextBatch();
+      let following = nextBatch();
+
+      if (following.length === 0) {
+        // Small document: everything in one transaction.
+        const rows = toRows(meta.id, generation, batch);
+        await write(async (tx) => {
+          await lockDocument(tx, meta.id, previous);
+          await tx.run(
+            'MATCH (c:Chunk {documentId: $documentId}) WHERE c.generation <> $keep DETACH DELETE c',
+            { documentId: meta.id, keep: previous },
+          );
+          await tx.run(CREATE_CHUNKS, { rows, documentId: meta.id, generation, previousId: null });
+          await flip(tx, meta, previous, generation, rows.length);
+        });
+        await onProgress?.({ chunksWritten: rows.length, textOffset: batch.at(-1)?.end ?? 0 });
+        return { chunkCount: rows.length, generation };
+      }
+
+      // Large document: stage the new generation unattached, then flip in one transaction.
+      await removeUnreferenced(meta.id, previous);
+      let written = 0;
+      let previousId: string | null = null;
+      while (batch.length > 0) {
+        const rows = toRows(meta.id, generation, batch);
+        await write((tx) => tx.run(CREATE_CHUNKS, { rows, documentId: meta.id, generation, previousId }));
+        written += rows.length;
+        previousId = rows.at(-1)?.id ?? previousId;
+        await onProgress?.({ chunksWritten: written, textOffset: batch.at(-1)?.end ?? 0 });
+        batch = following;
+        following = nextBatch();
+      }
+      await write((tx) => flip(tx, meta, previous, generation, written));
+      return { chunkCount: written, generation };
+    },
+
+    async deleteDocument(documentId) {
+      await ensureSchema();
+      // Detaching the Document first makes the removal atomic for readers; the chunks left are unreferenced.
+      const existed = await write(async (tx) => {
+        const res = await tx.run('MATCH (d:Document {id: $id}) DETACH DELETE d RETURN count(d) AS n', {
+          id: documentId,
+        });
+        return Number(res.records[0]?.get('n') ?? 0) > 0;
+      });
+      await removeUnreferenced(documentId, -1);
+      return existed;
+    },
+  };
+}
+
+export const isLeaseLost = (err: unknown): boolean =>
+  err instanceof GraphmillError && err.code === 'lease_lost';

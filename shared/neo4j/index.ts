@@ -1,0 +1,3 @@
+export * from './access';
+export * from './errors';
+export * from './graph-writer';

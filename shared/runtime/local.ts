@@ -1,0 +1,56 @@
+/**
+ * The composition root for local mode: SQLite state under the state directory, inline and file://
+ * sources, and the real Neo4j. Entrypoints and the CLI call this; nothing else wires adapters.
+ */
+import { openStateDatabase } from '../adapters/sqlite/database';
+import { SqliteStatusStore } from '../adapters/sqlite/status-store';
+import { configInvalid } from '../errors';
+import type { Config } from '../config';
+import { inlineSource, makeFileSource, makeSourceRouter } from '../documents';
+import type { Logger } from '../logging';
+import { makeNeo4jAccess, type Neo4jAccess } from '../neo4j/access';
+import { makeNeo4jGraphWriter } from '../neo4j/graph-writer';
+import type { PipelineDeps } from '../pipeline';
+import { systemClock } from '../resilience/time';
+
+export interface Runtime {
+  readonly config: Config;
+  readonly pipeline: PipelineDeps;
+  readonly neo4j: Neo4jAccess;
+  close(): Promise<void>;
+}
+
+export function buildRuntime(config: Config, logger: Logger): Runtime {
+  if (config.mode !== 'local') {
+    throw configInvalid(
+      'GRAPHMILL_MODE=gcp needs the Firestore/Cloud Storage adapters, which this build does not include yet; run with GRAPHMILL_MODE=local',
+    );
+  }
+  const status = new SqliteStatusStore(openStateDatabase(config.stateDir));
+  const neo4j = makeNeo4jAccess({
+    ...config.neo4j,
+    password: () => Promise.resolve(config.neo4j.password ?? ''),
+  });
+  const graph = makeNeo4jGraphWriter(neo4j, { batchSize: config.writeBatchSize });
+  const pipeline: PipelineDeps = {
+    status,
+    source: makeSourceRouter([inlineSource, makeFileSource(config.fileRoot)]),
+    graph,
+    clock: systemClock,
+    logger,
+    settings: { ...config.chunking, leaseMs: config.leaseMs, maxDocumentBytes: config.maxDocumentBytes },
+  };
+  let closed: Promise<void> | undefined;
+  return {
+    config,
+    pipeline,
+    neo4j,
+    close() {
+      closed ??= (async () => {
+        await neo4j.close();
+        await status.close();
+      })();
+      return closed;
+    },
+  };
+}

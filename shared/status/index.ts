@@ -1,0 +1,3 @@
+export * from './types';
+export { InMemoryStatusStore } from './memory';
+export { hasLiveLease } from './transitions';

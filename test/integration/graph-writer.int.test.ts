@@ -1,0 +1,185 @@
+/**
+ * The Neo4j graph writer against a real Neo4j: structure, idempotence, generation swap, atomic
+ * visibility under failure and under a concurrent reader, and delete.
+ */
+import { randomUUID } from 'node:crypto';
+import neo4j, { type Driver } from 'neo4j-driver';
+import { chunkText, iterateChunks, type Chunk } from '../../shared/chunking';
+import { makeNeo4jAccess, type Neo4jAccess } from '../../shared/neo4j/access';
+import { makeNeo4jGraphWriter, type DocumentMeta, type GraphWriter } from '../../shared/neo4j/graph-writer';
+import { graphProblems, inspectDocument } from '../support/graph-inspect';
+import { neo4jConnection } from '../support/neo4j';
+
+const run = randomUUID().slice(0, 8);
+const id = (name: string) => `it-${run}-${name}`;
+const OPTS = { chunkSize: 80, chunkOverlap: 20 };
+
+let driver: Driver;
+let access: Neo4jAccess;
+let writer: GraphWriter;
+
+/** Prose with sentences and a paragraph break every third sentence, tagged so versions differ. */
+const paragraph = (n: number, tag: string): string =>
+  Array.from(
+    { length: n },
+    (_, i) => `Sentence ${i} of ${tag} explains one idea. It has a second clause too.`,
+  )
+    .map((s, i) => (i % 3 === 2 ? `${s}\n\n` : `${s} `))
+    .join('');
+
+function meta(docId: string, text: string): DocumentMeta {
+  return {
+    id: docId,
+    title: docId,
+    source: 'inline:',
+    contentHash: `h-${text.length}-${text.slice(0, 8)}`,
+    ...OPTS,
+  };
+}
+
+beforeAll(() => {
+  const conn = neo4jConnection();
+  driver = neo4j.driver(conn.uri, neo4j.auth.basic(conn.username, conn.password), {
+    disableLosslessIntegers: true,
+  });
+  access = makeNeo4jAccess({
+    uri: conn.uri,
+    username: conn.username,
+    password: () => Promise.resolve(conn.password),
+    maxConnectionPoolSize: 5,
+    connectionTimeoutMs: 5000,
+    connectionAcquisitionTimeoutMs: 10000,
+    maxConnectionLifetimeMs: 600000,
+    maxTransactionRetryTimeMs: 5000,
+  });
+  writer = makeNeo4jGraphWriter(access, { batchSize: 10 });
+});
+
+afterAll(async () => {
+  const session = driver.session();
+  try {
+    await session.run('MATCH (n) WHERE n.id STARTS WITH $p OR n.documentId STARTS WITH $p DETACH DELETE n', {
+      p: `it-${run}-`,
+    });
+  } finally {
+    await session.close();
+  }
+  await access.close();
+  await driver.close();
+});
+
+it('writes a small document in one go with every structural invariant', async () => {
+  const text = paragraph(4, 'small');
+  const chunks = chunkText(text, OPTS);
+  expect(chunks.length).toBeLessThanOrEqual(10);
+  const res = await writer.writeDocument(meta(id('small'), text), chunks);
+  expect(res).toEqual({ chunkCount: chunks.length, generation: 1 });
+  const g = await inspectDocument(driver, id('small'));
+  expect(graphProblems(g, text, OPTS.chunkSize)).toEqual([]);
+  expect(g.chunks.map((c) => c.id)).toEqual(chunks.map((c) => `${id('small')}#1#${c.index}`));
+  expect(await writer.currentVersion(id('small'))).toEqual({
+    generation: 1,
+    contentHash: meta(id('small'), text).contentHash,
+    chunkSize: 80,
+    chunkOverlap: 20,
+    chunkCount: chunks.length,
+  });
+});
+
+it('writes a large document in batches and leaves no chunk of the old version behind', async () => {
+  const docId = id('large');
+  const v1 = paragraph(60, 'first');
+  await writer.writeDocument(meta(docId, v1), iterateChunks(v1, OPTS));
+  expect(graphProblems(await inspectDocument(driver, docId), v1, OPTS.chunkSize)).toEqual([]);
+
+  const v2 = paragraph(45, 'second');
+  const res = await writer.writeDocument(meta(docId, v2), iterateChunks(v2, OPTS));
+  expect(res.generation).toBe(2);
+  const g = await inspectDocument(driver, docId);
+  expect(graphProblems(g, v2, OPTS.chunkSize)).toEqual([]);
+  expect(g.chunks.every((c) => c.text.length > 0 && !c.text.includes('first'))).toBe(true);
+  expect(g.allChunkNodes).toBe(res.chunkCount);
+});
+
+it('an empty document has a node and no chunks', async () => {
+  await writer.writeDocument(meta(id('empty'), ''), []);
+  const g = await inspectDocument(driver, id('empty'));
+  expect(g.document?.['chunkCount']).toBe(0);
+  expect(graphProblems(g, '', OPTS.chunkSize)).toEqual([]);
+});
+
+it('a failure in the middle of a large write keeps the previous version whole and the next run cleans up', async () => {
+  const docId = id('interrupted');
+  const v1 = paragraph(50, 'stable');
+  await writer.writeDocument(meta(docId, v1), iterateChunks(v1, OPTS));
+  const before = await inspectDocument(driver, docId);
+
+  const v2 = paragraph(80, 'broken');
+  function* failingAfter(n: number): Generator<Chunk> {
+    let i = 0;
+    for (const c of iterateChunks(v2, OPTS)) {
+      if (i++ === n) throw new Error('injected failure while writing');
+      yield c;
+    }
+  }
+  await expect(writer.writeDocument(meta(docId, v2), failingAfter(35))).rejects.toThrow('injected failure');
+
+  const during = await inspectDocument(driver, docId);
+  expect(during.document).toEqual(before.document);
+  expect(during.chunks).toEqual(before.chunks);
+  expect(graphProblems({ ...during, allChunkNodes: before.allChunkNodes }, v1, OPTS.chunkSize)).toEqual([]);
+  expect(during.allChunkNodes).toBeGreaterThan(before.allChunkNodes); // the unreferenced staged batches
+
+  const res = await writer.writeDocument(meta(docId, v2), iterateChunks(v2, OPTS));
+  expect(res.generation).toBe(2); // the interrupted generation number is reused, not skipped
+  expect(graphProblems(await inspectDocument(driver, docId), v2, OPTS.chunkSize)).toEqual([]);
+});
+
+it('a concurrent reader never sees a half-written document in any committed state', async () => {
+  const docId = id('watched');
+  const versions = [paragraph(40, 'alpha'), paragraph(70, 'beta'), paragraph(30, 'gamma')];
+  await writer.writeDocument(meta(docId, versions[0] as string), iterateChunks(versions[0] as string, OPTS));
+
+  let writing = true;
+  let reads = 0;
+  const seen: string[] = [];
+  const reader = (async () => {
+    while (writing) {
+      const g = await inspectDocument(driver, docId, { locked: true });
+      reads++;
+      const text = versions.find((v) => v.length > 0 && g.chunks[0] && v.startsWith(g.chunks[0].text));
+      const problems =
+        text === undefined
+          ? ['unknown version']
+          : graphProblems({ ...g, allChunkNodes: g.partOf }, text, OPTS.chunkSize);
+      seen.push(...problems);
+    }
+  })();
+  for (const v of [versions[1], versions[2], versions[1]] as string[]) {
+    await writer.writeDocument(meta(docId, v), iterateChunks(v, OPTS));
+  }
+  writing = false;
+  await reader;
+  expect(reads).toBeGreaterThan(3);
+  expect(seen).toEqual([]);
+});
+
+it('stores ids and text shaped like Cypher verbatim, as parameters', async () => {
+  const docId = id(`x'}) MATCH (n) DETACH DELETE n //`);
+  const text = 'Robert\'); MATCH (n) DETACH DELETE n; -- "quoted" `backticks` $param {map: 1}';
+  await writer.writeDocument(meta(docId, text), chunkText(text, OPTS));
+  const g = await inspectDocument(driver, docId);
+  expect(graphProblems(g, text, OPTS.chunkSize)).toEqual([]);
+  expect((await inspectDocument(driver, id('small'))).document).toBeDefined();
+});
+
+it('deletes a document and all its chunks', async () => {
+  const docId = id('deleted');
+  const text = paragraph(30, 'doomed');
+  await writer.writeDocument(meta(docId, text), iterateChunks(text, OPTS));
+  expect(await writer.deleteDocument(docId)).toBe(true);
+  const g = await inspectDocument(driver, docId);
+  expect(g.document).toBeUndefined();
+  expect(g.allChunkNodes).toBe(0);
+  expect(await writer.deleteDocument(docId)).toBe(false);
+});
