@@ -18,6 +18,7 @@
  * The password is passed to the server through its environment only (never argv, which `ps` shows), and
  * is never logged.
  */
+import { parseEnvFile } from '../../shared/config/env-file';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -250,19 +251,7 @@ export function readNeo4jEnvFile(stateDir: string = defaultStateDir()): Neo4jCon
   const file = paths(stateDir).envFile;
   const text = readText(file);
   if (text === undefined) return undefined;
-  const vars: Record<string, string> = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const eq = line.indexOf('=');
-    if (eq <= 0) continue;
-    const key = line.slice(0, eq).trim();
-    let value = line.slice(eq + 1).trim();
-    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0])) {
-      value = value.slice(1, -1);
-    }
-    vars[key] = value;
-  }
+  const vars = parseEnvFile(text);
   const conn = connectionFromEnv(vars);
   if (!conn) throw new Error(`${file} lacks NEO4J_URI or NEO4J_PASSWORD`);
   return conn;

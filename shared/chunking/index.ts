@@ -1,0 +1,9 @@
+export {
+  MAX_CHUNK_SIZE,
+  MIN_CHUNK_SIZE,
+  chunkText,
+  iterateChunks,
+  validateChunkOptions,
+  type Chunk,
+  type ChunkOptions,
+} from './chunker';

@@ -1,0 +1,220 @@
+/**
+ * `graphmill ingest --json` end to end: arbitrary UTF-8 files through the CLI, the SQLite state store and
+ * a real Neo4j; the resulting graph is checked against each file's decoded text.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import neo4j, { type Driver } from 'neo4j-driver';
+import { runCli } from '../support/cli';
+import { graphProblems, inspectDocument } from '../support/graph-inspect';
+import { neo4jConnection } from '../support/neo4j';
+
+const run = randomUUID().slice(0, 8);
+let dir: string;
+let driver: Driver;
+
+interface Summary {
+  documentId: string;
+  source: string;
+  status: string;
+  chunkCount: number;
+  durationMs: number;
+  error?: { code: string; message: string };
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'graphmill-e2e-'));
+  const conn = neo4jConnection();
+  driver = neo4j.driver(conn.uri, neo4j.auth.basic(conn.username, conn.password), {
+    disableLosslessIntegers: true,
+  });
+});
+
+afterAll(async () => {
+  const session = driver.session();
+  try {
+    await session.run('MATCH (n) WHERE n.id STARTS WITH $p OR n.documentId STARTS WITH $p DETACH DELETE n', {
+      p: `e2e-${run}`,
+    });
+  } finally {
+    await session.close();
+  }
+  await driver.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Text pieces that stress the chunker: words, sentences, paragraphs, CRLF, emoji, CJK, long tokens. */
+const piece = fc.oneof(
+  fc.constantFrom(
+    '\n\n',
+    '\n',
+    '\r\n',
+    ' ',
+    '. ',
+    '! ',
+    '? ',
+    '。',
+    '😀',
+    '🧪🧬',
+    '中文字符',
+    'é',
+    'a'.repeat(150),
+  ),
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+  fc.lorem({ maxCount: 12, mode: 'sentences' }),
+);
+const textArb = fc.array(piece, { maxLength: 120 }).map((parts) => parts.join(''));
+
+async function ingest(stateDir: string, paths: string[], extra: string[] = []) {
+  const res = await runCli(
+    [
+      'ingest',
+      ...paths,
+      '--json',
+      '--state-dir',
+      stateDir,
+      '--chunk-size',
+      '120',
+      '--chunk-overlap',
+      '30',
+      ...extra,
+    ],
+    {
+      cwd: dir,
+    },
+  );
+  const parsed = JSON.parse(res.stdout || '{"documents": []}') as { documents: Summary[] };
+  return { ...res, documents: parsed.documents };
+}
+
+async function countNodes(): Promise<{ nodes: number; rels: number }> {
+  const session = driver.session();
+  try {
+    const r = await session.run(
+      `MATCH (n) WHERE n.id STARTS WITH $p OR n.documentId STARTS WITH $p
+       OPTIONAL MATCH (n)-[r]->()
+       RETURN count(DISTINCT n) AS nodes, count(r) AS rels`,
+      { p: `e2e-${run}` },
+    );
+    return { nodes: r.records[0]?.get('nodes') as number, rels: r.records[0]?.get('rels') as number };
+  } finally {
+    await session.close();
+  }
+}
+
+it('ingests arbitrary UTF-8 files into a graph that satisfies every invariant, and re-ingest is unchanged', async () => {
+  const texts = fc.sample(textArb, { numRuns: 30, seed: 4242 });
+  texts.push('', '   \n\t  ', 'x'.repeat(1000), '😀'.repeat(300));
+  const files = texts.map((t, i) => {
+    const name = `e2e-${run}-doc-${String(i).padStart(2, '0')}.txt`;
+    writeFileSync(join(dir, name), t, 'utf8');
+    return name;
+  });
+  const stateDir = join(dir, 'state-a');
+
+  const first = await ingest(stateDir, files);
+  expect(first.stderr).toBe('');
+  expect(first.code).toBe(0);
+  expect(first.documents).toHaveLength(files.length);
+  for (const d of first.documents) {
+    expect(d.status).toBe('completed');
+    const text = readFileSync(join(dir, d.documentId), 'utf8');
+    const g = await inspectDocument(driver, d.documentId);
+    expect({ id: d.documentId, problems: graphProblems(g, text, 120) }).toEqual({
+      id: d.documentId,
+      problems: [],
+    });
+    expect(g.document?.['chunkCount']).toBe(d.chunkCount);
+    expect(d.source).toMatch(/^file:\/\//);
+  }
+
+  const before = await countNodes();
+  const again = await ingest(stateDir, files);
+  expect(again.code).toBe(0);
+  expect(again.documents.map((d) => d.status)).toEqual(files.map(() => 'unchanged'));
+  expect(await countNodes()).toEqual(before);
+
+  // Same files, new state directory: the graph, not the state store, decides what is unchanged.
+  const fresh = await ingest(join(dir, 'state-b'), files);
+  expect(fresh.documents.every((d) => d.status === 'unchanged')).toBe(true);
+  expect(await countNodes()).toEqual(before);
+});
+
+it('re-ingesting a changed file leaves no chunk of the old version behind', async () => {
+  const name = `e2e-${run}-changing.md`;
+  const stateDir = join(dir, 'state-c');
+  writeFileSync(join(dir, name), '# Old title\n\n' + 'Old sentence about the past. '.repeat(40));
+  await ingest(stateDir, [name]);
+  const v2 = '# New title\n\n' + 'New words for a new version! '.repeat(25);
+  writeFileSync(join(dir, name), v2);
+  const res = await ingest(stateDir, [name]);
+  expect(res.documents[0]).toMatchObject({ status: 'completed' });
+  const g = await inspectDocument(driver, name);
+  expect(graphProblems(g, v2, 120)).toEqual([]);
+  expect(g.chunks.some((c) => c.text.includes('Old'))).toBe(false);
+  expect(g.document?.['generation']).toBe(2);
+});
+
+it('binary and non-UTF-8 files fail with a clear error, write nothing, and set a non-zero exit code', async () => {
+  const good = `e2e-${run}-good.txt`;
+  const binary = `e2e-${run}-image.png`;
+  const latin1 = `e2e-${run}-latin1.txt`;
+  writeFileSync(join(dir, good), 'A fine document.');
+  writeFileSync(join(dir, binary), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00]));
+  writeFileSync(join(dir, latin1), Buffer.from('caf\xe9 cr\xe8me', 'latin1'));
+  const res = await ingest(join(dir, 'state-d'), [good, binary, latin1]);
+  expect(res.code).toBe(1);
+  const byId = new Map(res.documents.map((d) => [d.documentId, d]));
+  expect(byId.get(good)?.status).toBe('completed');
+  for (const bad of [binary, latin1]) {
+    expect(byId.get(bad)).toMatchObject({ status: 'failed', error: { code: 'unsupported_content' } });
+    expect(byId.get(bad)?.error?.message).toMatch(/binary|UTF-8/);
+    expect((await inspectDocument(driver, bad)).document).toBeUndefined();
+    expect((await inspectDocument(driver, bad)).allChunkNodes).toBe(0);
+  }
+  const status = await runCli(['status', binary, '--json', '--state-dir', join(dir, 'state-d')], {
+    cwd: dir,
+  });
+  expect(JSON.parse(status.stdout)).toMatchObject({
+    status: 'failed',
+    error: { code: 'unsupported_content', stage: 'chunking', retryable: false },
+  });
+});
+
+it('register records documents without processing them, with the same JSON shape', async () => {
+  const name = `e2e-${run}-registered.txt`;
+  writeFileSync(join(dir, name), 'Registered, not processed.');
+  const stateDir = join(dir, 'state-e');
+  const res = await runCli(['register', name, '--json', '--state-dir', stateDir], { cwd: dir });
+  expect(res.code).toBe(0);
+  expect(JSON.parse(res.stdout)).toEqual({
+    documents: [
+      {
+        documentId: name,
+        source: expect.stringMatching(/^file:\/\//),
+        status: 'pending',
+        chunkCount: 0,
+        durationMs: 0,
+      },
+    ],
+  });
+  expect((await inspectDocument(driver, name)).document).toBeUndefined();
+  const list = await runCli(['status', '--json', '--state-dir', stateDir], { cwd: dir });
+  expect(JSON.parse(list.stdout).documents).toEqual([
+    expect.objectContaining({ id: name, status: 'pending' }),
+  ]);
+});
+
+it('rejects bad options with a usage error and touches nothing', async () => {
+  const res = await runCli(['ingest', 'nothing-here.txt', '--chunk-size', '-5'], { cwd: dir });
+  expect(res.code).toBe(2);
+  expect(res.stderr).toMatch(/chunk-size/);
+  const overlap = await runCli(
+    ['ingest', 'x', '--chunk-size', '10', '--chunk-overlap', '10', '--state-dir', join(dir, 'state-f')],
+    { cwd: dir },
+  );
+  expect(overlap.code).not.toBe(0);
+});
