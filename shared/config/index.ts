@@ -65,6 +65,9 @@ const schema = z.object({
   LOG_FORMAT: enumWithDefault(['json', 'pretty'] as const, undefined),
 });
 
+/** Every variable parseConfig reads; docs/configuration.md documents each (a test keeps them in step). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export type Mode = 'local' | 'gcp';
 
 export interface Config {

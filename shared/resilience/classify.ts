@@ -135,7 +135,8 @@ export function isRetryableHttpStatus(status: number): boolean {
 
 const isHttpStatus = (v: unknown): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= 100 && v <= 599;
-const isGrpcCode = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 16;
+const isGrpcCode = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 16;
 
 /**
  * The HTTP status an error carries: `status` / `statusCode` (fetch wrappers, gaxios), `response.status`

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONFIG_VARIABLES, parseConfig } from '../../shared/config';
+import { GraphmillError } from '../../shared/errors';
+
+const base = { NEO4J_URI: 'bolt://127.0.0.1:7687', NEO4J_PASSWORD: 'pw-for-tests' };
+
+describe('parseConfig', () => {
+  it('applies documented defaults', () => {
+    const c = parseConfig(base, '/srv');
+    expect(c).toMatchObject({
+      mode: 'local',
+      stateDir: '.graphmill',
+      fileRoot: '/srv',
+      neo4j: { uri: 'bolt://127.0.0.1:7687', username: 'neo4j', maxConnectionPoolSize: 20 },
+      chunking: { chunkSize: 1000, chunkOverlap: 200 },
+      writeBatchSize: 1000,
+      leaseMs: 600_000,
+      log: { level: 'info', format: 'pretty' },
+    });
+  });
+
+  it('detects Cloud Run and switches to JSON logs', () => {
+    const c = parseConfig({ ...base, K_SERVICE: 'orchestrate' });
+    expect(c.mode).toBe('gcp');
+    expect(c.log.format).toBe('json');
+  });
+
+  it.each([
+    [{ CHUNK_SIZE: '1' }, 'CHUNK_SIZE'],
+    [{ CHUNK_SIZE: 'ten' }, 'CHUNK_SIZE'],
+    [{ CHUNK_SIZE: '100', CHUNK_OVERLAP: '100' }, 'CHUNK_OVERLAP'],
+    [{ NEO4J_URI: 'http://127.0.0.1:7474' }, 'NEO4J_URI'],
+    [{ NEO4J_MAX_POOL_SIZE: '0' }, 'NEO4J_MAX_POOL_SIZE'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ GRAPHMILL_MODE: 'cloud' }, 'GRAPHMILL_MODE'],
+    [{ WRITE_BATCH_SIZE: '1.5' }, 'WRITE_BATCH_SIZE'],
+  ])('rejects %j naming %s', (override, name) => {
+    expect(() => parseConfig({ ...base, ...override })).toThrow(new RegExp(name));
+  });
+
+  it('names every missing or invalid variable in one error', () => {
+    let error: unknown;
+    try {
+      parseConfig({ CHUNK_SIZE: '-3', LOG_FORMAT: 'xml', NEO4J_ACQUISITION_TIMEOUT_MS: 'soon' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(GraphmillError);
+    const e = error as GraphmillError;
+    expect(e.code).toBe('config_invalid');
+    for (const name of [
+      'NEO4J_URI',
+      'NEO4J_PASSWORD',
+      'CHUNK_SIZE',
+      'LOG_FORMAT',
+      'NEO4J_ACQUISITION_TIMEOUT_MS',
+    ]) {
+      expect(e.message).toContain(name);
+    }
+    expect(e.details?.['problems']).toHaveLength(5);
+  });
+
+  it('never echoes a secret value in its errors', () => {
+    expect(() => parseConfig({ ...base, NEO4J_URI: 'not a uri', NEO4J_PASSWORD: 'hunter2-secret' })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('hunter2-secret') }),
+    );
+  });
+
+  it('documents every variable in docs/configuration.md', () => {
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
+    const missing = CONFIG_VARIABLES.filter((v) => !doc.includes(`\`${v}\``));
+    expect(missing).toEqual([]);
+  });
+});
