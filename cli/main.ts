@@ -262,12 +262,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         GRAPHMILL_FILE_ROOT: resolve(io.cwd, opts.fileRoot),
       });
       // Loaded here, not at the top: registering the function is only needed by `serve`.
-      /* eslint-disable @typescript-eslint/no-require-imports */
       const entry =
         require('../functions/orchestrate/index') as typeof import('../functions/orchestrate/index');
       const testing =
         require('@google-cloud/functions-framework/testing') as typeof import('@google-cloud/functions-framework/testing');
-      /* eslint-enable @typescript-eslint/no-require-imports */
       const { getTestServer } = testing;
       const server = getTestServer('orchestrate');
       await new Promise<void>((ok) => server.listen(opts.port, '127.0.0.1', ok));

@@ -9,7 +9,6 @@ export { chunkText, iterateChunks, type Chunk, type ChunkOptions } from '../shar
 
 /** Entry point name -> module that registers it with the functions framework. */
 const ENTRYPOINTS: Readonly<Record<string, () => void>> = {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   orchestrate: () => void require('./orchestrate'),
 };
 

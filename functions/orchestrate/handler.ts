@@ -9,20 +9,15 @@ import {
 } from '../../shared/errors';
 import { sendProblem } from '../../shared/http/problem';
 import { requestIdFrom } from '../../shared/http/request';
-import type { Logger } from '../../shared/logging';
+import { traceFields, type Logger } from '../../shared/logging';
 import { ACTIONS, runDocument, type Action, type PipelineDeps } from '../../shared/pipeline';
 
-export interface OrchestrateRuntime {
+export interface OrchestrateDeps {
   readonly pipeline: PipelineDeps;
   readonly logger: Logger;
   readonly maxRequestBytes: number;
-}
-
-export interface OrchestrateDeps {
-  /** Built on first use and then reused (lazy: importing the entrypoint opens no connection). */
-  readonly runtime: () => Promise<OrchestrateRuntime>;
-  /** Used when the runtime itself cannot be built (invalid configuration). */
-  readonly fallbackLogger: Logger;
+  /** For the Cloud Logging trace field. */
+  readonly projectId?: string | undefined;
 }
 
 /** Document ids: what Firestore, Neo4j and a URL path can all carry without escaping surprises. */
@@ -77,22 +72,20 @@ export function makeOrchestrateHandler(deps: OrchestrateDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const requestId = requestIdFrom(req.headers);
     const instance = req.originalUrl || '/';
-    let log = deps.fallbackLogger.child({ requestId });
+    const log = deps.logger.child({ requestId, ...traceFields(req.headers, deps.projectId) });
     try {
-      const runtime = await deps.runtime();
-      log = runtime.logger.child({ requestId });
       if (req.method !== 'POST') {
         throw methodNotAllowed(`Method ${req.method} is not allowed; use POST`);
       }
       const length = Number(req.headers['content-length'] ?? req.rawBody?.length ?? 0);
-      if (length > runtime.maxRequestBytes || (req.rawBody?.length ?? 0) > runtime.maxRequestBytes) {
-        throw contentTooLarge(`Request body exceeds ${runtime.maxRequestBytes} bytes`);
+      if (length > deps.maxRequestBytes || (req.rawBody?.length ?? 0) > deps.maxRequestBytes) {
+        throw contentTooLarge(`Request body exceeds ${deps.maxRequestBytes} bytes`);
       }
       if (!req.is('application/json')) {
         throw unsupportedMediaType('Content-Type must be application/json');
       }
       const request = parseOrchestrateBody(req.body);
-      const outcome = await runDocument({ ...runtime.pipeline, logger: log }, request);
+      const outcome = await runDocument({ ...deps.pipeline, logger: log }, request);
       res
         .status(200)
         .set('X-Request-ID', requestId)

@@ -61,9 +61,7 @@ export function installBodyErrorProblems(): void {
   if (installed) return;
   installed = true;
   const fromFramework = { paths: [require.resolve('@google-cloud/functions-framework')] };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const express = require(require.resolve('express', fromFramework)) as { application: ExpressAppProto };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const finalhandler = require(
     require.resolve('finalhandler', { paths: [require.resolve('express', fromFramework)] }),
   ) as (req: IncomingMessage, res: ServerResponse, options: { env: unknown }) => Done;

@@ -1,5 +1,8 @@
 import winston from 'winston';
 import type Transport from 'winston-transport';
+import { secretRegistry } from '../secrets/redaction';
+
+export { traceFields, TRACE_KEY } from './trace';
 
 export type LogFields = Readonly<Record<string, unknown>>;
 
@@ -19,35 +22,71 @@ export interface LoggerOptions {
   readonly format: 'json' | 'pretty';
   /** Constant fields on every entry (function name, ...). */
   readonly base?: LogFields;
-  /** Where lines go; defaults to stdout for json (Cloud Logging) and stderr for pretty (keeps CLI stdout clean). */
+  /** json format only: the project for Cloud Logging's structured fields. */
+  readonly projectId?: string | undefined;
+  /** Overrides the destination (tests capture entries here). */
   readonly transport?: Transport;
 }
 
 // Cloud Logging severities, in winston's syslog order.
-const LEVELS = { emergency: 0, alert: 1, critical: 2, error: 3, warning: 4, notice: 5, info: 6, debug: 7 };
+export const LEVELS = {
+  emergency: 0,
+  alert: 1,
+  critical: 2,
+  error: 3,
+  warning: 4,
+  notice: 5,
+  info: 6,
+  debug: 7,
+};
+
+/**
+ * Masks every secret value the process has read, and every field named like a password, token, key,
+ * authorization or webhook, in the message and in all fields, before any transport sees the entry.
+ */
+const redaction = winston.format((info) => {
+  const out = info as Record<string | symbol, unknown>;
+  for (const key of Object.keys(out)) {
+    if (key === 'level') continue;
+    out[key] = secretRegistry.redactFields({ [key]: out[key] })[key];
+  }
+  return info;
+});
 
 export function makeLogger(options: LoggerOptions): Logger {
-  const transport = options.transport ?? defaultTransport(options.format);
+  const transport = options.transport ?? defaultTransport(options);
   const w = winston.createLogger({
     levels: LEVELS,
     level: options.level === 'warn' ? 'warning' : options.level,
+    format: redaction(),
     transports: [transport],
     defaultMeta: options.base ?? {},
   });
   return wrap(w);
 }
 
-function defaultTransport(format: 'json' | 'pretty'): Transport {
-  if (format === 'json') {
-    // Structured JSON on stdout with `severity`, the shape Cloud Logging parses from Cloud Run.
-    return new winston.transports.Console({
-      format: winston.format.combine(
-        winston.format((info) => {
-          (info as Record<string, unknown>)['severity'] = String(info.level).toUpperCase();
-          return info;
-        })(),
-        winston.format.json(),
-      ),
+function defaultTransport(options: LoggerOptions): Transport {
+  if (options.format === 'json') {
+    // Structured JSON on stdout with `severity`, trace and span fields: what Cloud Logging ingests from
+    // Cloud Run. Loaded only here, so local runs and cold starts that never log JSON do not pay for it.
+    const { LoggingWinston } =
+      require('@google-cloud/logging-winston') as typeof import('@google-cloud/logging-winston');
+    const service = process.env['K_SERVICE'];
+    return new LoggingWinston({
+      redirectToStdout: true,
+      useMessageField: false,
+      levels: LEVELS,
+      ...(options.projectId ? { projectId: options.projectId } : {}),
+      resource: service
+        ? {
+            type: 'cloud_run_revision',
+            labels: {
+              service_name: service,
+              revision_name: process.env['K_REVISION'] ?? '',
+              configuration_name: process.env['K_CONFIGURATION'] ?? '',
+            },
+          }
+        : { type: 'global', labels: {} },
     });
   }
   return new winston.transports.Console({
@@ -57,7 +96,6 @@ function defaultTransport(format: 'json' | 'pretty'): Transport {
       winston.format.printf((info) => {
         const { level, message, timestamp, ...rest } = info as Record<string, unknown>;
         const fields = Object.entries(rest)
-          .filter(([k]) => typeof k === 'string' && !k.startsWith('Symbol('))
           .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
           .join(' ');
         return `${String(timestamp)} ${String(level).toUpperCase().padEnd(8)} ${String(message)}${fields ? `  ${fields}` : ''}`;

@@ -1,10 +1,12 @@
 import neo4j, { type Driver } from 'neo4j-driver';
+import { dependencyUnavailable, isGraphmillError, type GraphmillError } from '../errors';
+import type { Logger } from '../logging';
+import type { Policy } from '../resilience';
+import { NEO4J_RETRY_AFTER_SECONDS, classifyNeo4jError, isNeo4jAuthError } from './errors';
 
 export interface Neo4jSettings {
   readonly uri: string;
   readonly username: string;
-  /** Resolved per driver build, so a rotated secret is picked up when the driver is rebuilt. */
-  readonly password: () => Promise<string>;
   readonly database?: string | undefined;
   readonly maxConnectionPoolSize: number;
   readonly connectionTimeoutMs: number;
@@ -13,20 +15,51 @@ export interface Neo4jSettings {
   readonly maxTransactionRetryTimeMs: number;
 }
 
-/** One driver per process instance, created on first use and closed on shutdown. */
+/** Where the password comes from: a cached secret that can be dropped after an auth failure. */
+export interface PasswordSource {
+  get(): Promise<string>;
+  invalidate(): void;
+}
+
+export interface Neo4jAccessDeps {
+  readonly settings: Neo4jSettings;
+  readonly password: PasswordSource;
+  /** Bounded retries (backoff with jitter) around the first connectivity check. */
+  readonly connectPolicy?: Policy;
+  readonly logger?: Logger;
+  /** Told once per outage when Neo4j cannot be reached (the wiring sends an alert). */
+  readonly onUnavailable?: (error: GraphmillError) => void;
+}
+
+/** One driver per process instance, created and verified on first use, closed on shutdown. */
 export interface Neo4jAccess {
-  driver(): Promise<Driver>;
   readonly database: string | undefined;
-  /** Closes the current driver; the next `driver()` call builds a new one (used after an auth failure). */
-  reset(): Promise<void>;
+  /**
+   * Runs `work` with the instance's driver. If Neo4j rejects the credentials, the password is read again
+   * once (a rotated secret) and the driver rebuilt before one more try; a second rejection surfaces.
+   */
+  withDriver<T>(work: (driver: Driver) => Promise<T>): Promise<T>;
+  /** The driver itself (built and verified on first use), for callers that manage their own sessions. */
+  driver(): Promise<Driver>;
   close(): Promise<void>;
 }
 
-export function makeNeo4jAccess(settings: Neo4jSettings): Neo4jAccess {
+export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
+  const { settings } = deps;
   let current: Promise<Driver> | undefined;
-  const build = async (): Promise<Driver> => {
-    const password = await settings.password();
-    return neo4j.driver(settings.uri, neo4j.auth.basic(settings.username, password), {
+  let unavailableReported = false;
+
+  const host = (() => {
+    try {
+      return new URL(settings.uri.replace(/^[a-z+]+:/, 'http:')).host;
+    } catch {
+      return settings.uri;
+    }
+  })();
+
+  const buildAndVerify = async (): Promise<Driver> => {
+    const password = await deps.password.get();
+    const driver = neo4j.driver(settings.uri, neo4j.auth.basic(settings.username, password), {
       maxConnectionPoolSize: settings.maxConnectionPoolSize,
       connectionTimeout: settings.connectionTimeoutMs,
       connectionAcquisitionTimeout: settings.connectionAcquisitionTimeoutMs,
@@ -35,22 +68,88 @@ export function makeNeo4jAccess(settings: Neo4jSettings): Neo4jAccess {
       disableLosslessIntegers: true,
       userAgent: 'graphmill',
     });
+    try {
+      const verify = () =>
+        driver.verifyConnectivity(settings.database ? { database: settings.database } : {});
+      if (deps.connectPolicy) await deps.connectPolicy.execute(verify);
+      else await verify();
+      recovered();
+      return driver;
+    } catch (err) {
+      await driver.close().catch(() => undefined);
+      if (isNeo4jAuthError(err)) throw err; // handled by withDriver: refresh the password once
+      throw report(unreachable(err));
+    }
   };
-  const closeCurrent = async (): Promise<void> => {
+
+  /** Logs and reports an outage once; `recovered` re-arms it when Neo4j answers again. */
+  const report = (e: GraphmillError): GraphmillError => {
+    if (!unavailableReported) {
+      unavailableReported = true;
+      deps.logger?.error('neo4j unreachable', { neo4jHost: host, code: e.code, error: e.message });
+      deps.onUnavailable?.(e);
+    }
+    return e;
+  };
+  const recovered = (): void => {
+    if (unavailableReported) deps.logger?.notice('neo4j reachable again', { neo4jHost: host });
+    unavailableReported = false;
+  };
+
+  const unreachable = (cause: unknown): GraphmillError =>
+    isGraphmillError(cause) && cause.code === 'dependency_unavailable'
+      ? cause
+      : dependencyUnavailable(
+          `Neo4j at ${host} is unreachable (${errorMessage(cause)}). If this is an AuraDB instance it may be paused: ` +
+            'resume it in the Aura console; requests succeed again once it answers.',
+          { cause, retryAfterSeconds: NEO4J_RETRY_AFTER_SECONDS, details: { dependency: 'neo4j' } },
+        );
+
+  const driver = (): Promise<Driver> => {
+    current ??= buildAndVerify().catch((err: unknown) => {
+      current = undefined; // the next call tries again (a paused database resumes)
+      throw err;
+    });
+    return current;
+  };
+
+  const reset = async (): Promise<void> => {
     const d = current;
     current = undefined;
-    if (d) await (await d).close();
+    if (d) await (await d.catch(() => undefined))?.close();
   };
+
   return {
     database: settings.database,
-    driver() {
-      current ??= build().catch((err: unknown) => {
-        current = undefined;
-        throw err;
-      });
-      return current;
+    driver,
+    async withDriver(work) {
+      try {
+        const result = await work(await driver());
+        recovered();
+        return result;
+      } catch (err) {
+        if (!isNeo4jAuthError(err)) {
+          const classified = classifyNeo4jError(err);
+          throw classified?.code === 'dependency_unavailable' ? report(classified) : err;
+        }
+        deps.logger?.warn('neo4j rejected the credentials; reading the password secret again', {
+          neo4jHost: host,
+        });
+        deps.password.invalidate();
+        await reset();
+        try {
+          return await work(await driver());
+        } catch (second) {
+          if (!isNeo4jAuthError(second)) throw second;
+          throw dependencyUnavailable(
+            `Neo4j at ${host} rejected the credentials after the password secret was read again; check the secret`,
+            { cause: second, retryAfterSeconds: NEO4J_RETRY_AFTER_SECONDS, details: { dependency: 'neo4j' } },
+          );
+        }
+      }
     },
-    reset: closeCurrent,
-    close: closeCurrent,
+    close: reset,
   };
 }
+
+const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));

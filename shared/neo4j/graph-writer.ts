@@ -124,29 +124,21 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
   let schema: Promise<void> | undefined;
 
   /** Runs a managed write; executeWrite already retries transient errors, so no retry wraps it. */
-  const write = async <T>(work: (tx: ManagedTransaction) => Promise<T>): Promise<T> => {
-    const driver: Driver = await access.driver();
-    const session = driver.session(access.database ? { database: access.database } : {});
-    try {
-      return await session.executeWrite(work);
-    } catch (err) {
-      throw classifyNeo4jError(err) ?? err;
-    } finally {
-      await session.close();
-    }
-  };
-
-  const read = async <T>(work: (tx: ManagedTransaction) => Promise<T>): Promise<T> => {
-    const driver: Driver = await access.driver();
-    const session = driver.session(access.database ? { database: access.database } : {});
-    try {
-      return await session.executeRead(work);
-    } catch (err) {
-      throw classifyNeo4jError(err) ?? err;
-    } finally {
-      await session.close();
-    }
-  };
+  const inSession = <T>(mode: 'read' | 'write', work: (tx: ManagedTransaction) => Promise<T>): Promise<T> =>
+    access
+      .withDriver(async (driver: Driver) => {
+        const session = driver.session(access.database ? { database: access.database } : {});
+        try {
+          return await (mode === 'write' ? session.executeWrite(work) : session.executeRead(work));
+        } finally {
+          await session.close();
+        }
+      })
+      .catch((err: unknown) => {
+        throw classifyNeo4jError(err) ?? err;
+      });
+  const write = <T>(work: (tx: ManagedTransaction) => Promise<T>): Promise<T> => inSession('write', work);
+  const read = <T>(work: (tx: ManagedTransaction) => Promise<T>): Promise<T> => inSession('read', work);
 
   const ensureSchema = (): Promise<void> => {
     schema ??= (async () => {

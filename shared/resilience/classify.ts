@@ -169,7 +169,6 @@ const isNeo4jShaped = (err: Bag): err is Neo4jShaped =>
  * should not pay for loading it just to classify errors.
  */
 function isNeo4jRetryable(err: Neo4jShaped): boolean {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { isRetryableError } = require('neo4j-driver') as typeof import('neo4j-driver');
   if (isRetryableError(err)) return true;
   // A Neo4jError from a second copy of the driver fails `instanceof`; its constructor set `retryable` from the code.
@@ -192,6 +191,8 @@ function ownRetryAfterMs(err: Bag, now: number): number | undefined {
 export function parseRetryAfter(value: string, now: number): number | undefined {
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP-date always names a day or month; without this, Date.parse would read "-1" as a year.
+  if (!/[A-Za-z]/.test(trimmed)) return undefined;
   const at = Date.parse(trimmed);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);

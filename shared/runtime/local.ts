@@ -11,7 +11,8 @@ import type { Logger } from '../logging';
 import { makeNeo4jAccess, type Neo4jAccess } from '../neo4j/access';
 import { makeNeo4jGraphWriter } from '../neo4j/graph-writer';
 import type { PipelineDeps } from '../pipeline';
-import { systemClock } from '../resilience/time';
+import { RESILIENCE_PRESETS, makeResilientPolicy, realSleep, systemClock, systemRandom } from '../resilience';
+import { CachedSecretStore, EnvSecretStore } from '../secrets';
 
 export interface Runtime {
   readonly config: Config;
@@ -27,9 +28,23 @@ export function buildRuntime(config: Config, logger: Logger): Runtime {
     );
   }
   const status = new SqliteStatusStore(openStateDatabase(config.stateDir));
+  const secrets = new CachedSecretStore(new EnvSecretStore({ NEO4J_PASSWORD: config.neo4j.password }), {
+    clock: systemClock,
+    logger,
+  });
   const neo4j = makeNeo4jAccess({
-    ...config.neo4j,
-    password: () => Promise.resolve(config.neo4j.password ?? ''),
+    settings: config.neo4j,
+    password: {
+      get: () => secrets.get('neo4j-password'),
+      invalidate: () => secrets.invalidate('neo4j-password'),
+    },
+    connectPolicy: makeResilientPolicy('neo4j-connect', RESILIENCE_PRESETS.neo4jConnect, {
+      clock: systemClock,
+      sleep: realSleep,
+      random: systemRandom,
+      logger,
+    }),
+    logger,
   });
   const graph = makeNeo4jGraphWriter(neo4j, { batchSize: config.writeBatchSize });
   const pipeline: PipelineDeps = {

@@ -31,6 +31,8 @@ interface Entry {
 export class CachedSecretStore implements SecretStore {
   private readonly entries = new Map<string, Entry>();
   private readonly inFlight = new Map<string, Promise<string>>();
+  /** Bumped by invalidate(), so a fetch that started before it cannot write its result back. */
+  private readonly generations = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly maxStaleMs: number;
   private readonly clock: Clock;
@@ -66,17 +68,24 @@ export class CachedSecretStore implements SecretStore {
   invalidate(name: string): void {
     this.entries.delete(name);
     this.inFlight.delete(name);
+    this.generations.set(name, (this.generations.get(name) ?? 0) + 1);
     this.inner.invalidate(name);
   }
 
   private async refresh(name: string, previous: Entry | undefined): Promise<string> {
+    const generation = this.generations.get(name) ?? 0;
+    this.generations.set(name, generation);
     let value: string;
     try {
       value = await this.inner.get(name);
     } catch (err) {
       // Only the value this fetch started from, and only while it is still the cached one (not invalidated).
       const ageMs = previous === undefined ? 0 : this.clock() - previous.fetchedAt;
-      if (previous === undefined || this.entries.get(name) !== previous || ageMs > this.ttlMs + this.maxStaleMs) {
+      if (
+        previous === undefined ||
+        this.generations.get(name) !== generation ||
+        ageMs > this.ttlMs + this.maxStaleMs
+      ) {
         throw err;
       }
       this.options.logger?.warn('secret refresh failed; serving the previous value', {
@@ -89,13 +98,9 @@ export class CachedSecretStore implements SecretStore {
     }
     this.registry.remember(value);
     // A fetch detached by invalidate() still answers its own callers but must not repopulate the cache.
-    if (this.inFlight.get(name) === undefined || this.isCurrentFetchOf(name)) {
+    if (this.generations.get(name) === generation) {
       this.entries.set(name, { value, fetchedAt: this.clock() });
     }
     return value;
-  }
-
-  private isCurrentFetchOf(_name: string): boolean {
-    return true;
   }
 }

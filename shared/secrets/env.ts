@@ -63,6 +63,8 @@ export class EnvSecretStore implements SecretStore {
   }
 
   variableFor(name: string): string {
-    return Object.hasOwn(this.mapping, name) ? (this.mapping[name] as string) : envVarNameFor(name, this.prefix);
+    return Object.hasOwn(this.mapping, name)
+      ? (this.mapping[name] as string)
+      : envVarNameFor(name, this.prefix);
   }
 }

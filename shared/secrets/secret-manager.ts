@@ -13,7 +13,9 @@ import type { SecretStore } from './types';
 
 /** The slice of `SecretManagerServiceClient` this adapter uses (the real client satisfies it). */
 export interface SecretManagerLike {
-  accessSecretVersion(request: { name: string }): Promise<readonly [AccessSecretVersionResponseLike, ...unknown[]]>;
+  accessSecretVersion(request: {
+    name: string;
+  }): Promise<readonly [AccessSecretVersionResponseLike, ...unknown[]]>;
 }
 export interface AccessSecretVersionResponseLike {
   payload?: { data?: Uint8Array | string | null } | null;
@@ -111,14 +113,17 @@ export class SecretManagerSecretStore implements SecretStore {
     try {
       return utf8.decode(data);
     } catch (err) {
-      throw configInvalid(`Secret ${resource} is not valid UTF-8 text`, { cause: err, details: { resource } });
+      throw configInvalid(`Secret ${resource} is not valid UTF-8 text`, {
+        cause: err,
+        details: { resource },
+      });
     }
   }
 }
 
 function defaultClient(): SecretManagerLike {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { SecretManagerServiceClient } = require('@google-cloud/secret-manager') as typeof import('@google-cloud/secret-manager');
+  type Module = typeof import('@google-cloud/secret-manager');
+  const { SecretManagerServiceClient } = require('@google-cloud/secret-manager') as Module;
   return new SecretManagerServiceClient();
 }
 
@@ -129,14 +134,20 @@ function toSecretError(err: unknown, resource: string): GraphmillError {
   const details = { resource, upstream: errorCodeOf(err) };
   switch (code) {
     case GRPC_NOT_FOUND:
-      return configInvalid(`Secret ${resource} does not exist (or that version is not enabled)`, { cause: err, details });
+      return configInvalid(`Secret ${resource} does not exist (or that version is not enabled)`, {
+        cause: err,
+        details,
+      });
     case GRPC_PERMISSION_DENIED:
       return configInvalid(
         `Not allowed to read secret ${resource}: grant the service account roles/secretmanager.secretAccessor`,
         { cause: err, details },
       );
     case GRPC_UNAUTHENTICATED:
-      return configInvalid(`Secret Manager rejected the credentials while reading ${resource}`, { cause: err, details });
+      return configInvalid(`Secret Manager rejected the credentials while reading ${resource}`, {
+        cause: err,
+        details,
+      });
     case GRPC_FAILED_PRECONDITION:
       return configInvalid(`Secret ${resource} is disabled or destroyed`, { cause: err, details });
     case GRPC_INVALID_ARGUMENT:

@@ -43,14 +43,16 @@ beforeAll(() => {
     disableLosslessIntegers: true,
   });
   access = makeNeo4jAccess({
-    uri: conn.uri,
-    username: conn.username,
-    password: () => Promise.resolve(conn.password),
-    maxConnectionPoolSize: 5,
-    connectionTimeoutMs: 5000,
-    connectionAcquisitionTimeoutMs: 10000,
-    maxConnectionLifetimeMs: 600000,
-    maxTransactionRetryTimeMs: 5000,
+    settings: {
+      uri: conn.uri,
+      username: conn.username,
+      maxConnectionPoolSize: 5,
+      connectionTimeoutMs: 5000,
+      connectionAcquisitionTimeoutMs: 10000,
+      maxConnectionLifetimeMs: 600000,
+      maxTransactionRetryTimeMs: 5000,
+    },
+    password: { get: () => Promise.resolve(conn.password), invalidate: () => undefined },
   });
   writer = makeNeo4jGraphWriter(access, { batchSize: 10 });
 });

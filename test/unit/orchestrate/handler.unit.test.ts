@@ -31,20 +31,18 @@ let now = 1_700_000_000_000;
 
 functions.http(
   'orchestrate-under-test',
-  makeOrchestrateHandler({
-    runtime: () => {
-      const pipeline: PipelineDeps = {
-        status,
-        graph,
-        source: makeSourceRouter([inlineSource, bytesSource]),
-        clock: () => now,
-        logger: silentLogger,
-        settings: { chunkSize: 20, chunkOverlap: 5, leaseMs: 60_000, maxDocumentBytes: 1000 },
-      };
-      return Promise.resolve({ pipeline, logger: silentLogger, maxRequestBytes: 1024 });
-    },
-    fallbackLogger: silentLogger,
-  }),
+  // The pipeline reads the current status/graph at call time, so each test's fresh stores are used.
+  (req, res) => {
+    const pipeline: PipelineDeps = {
+      status,
+      graph,
+      source: makeSourceRouter([inlineSource, bytesSource]),
+      clock: () => now,
+      logger: silentLogger,
+      settings: { chunkSize: 20, chunkOverlap: 5, leaseMs: 60_000, maxDocumentBytes: 1000 },
+    };
+    return makeOrchestrateHandler({ pipeline, logger: silentLogger, maxRequestBytes: 1024 })(req, res);
+  },
 );
 installBodyErrorProblems();
 const server = () => getTestServer('orchestrate-under-test');
