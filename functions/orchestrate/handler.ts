@@ -92,7 +92,9 @@ export function makeOrchestrateHandler(deps: OrchestrateDeps) {
         .json({ ...outcome, requestId });
     } catch (err) {
       const e = toGraphmillError(err);
-      if (e.status >= 500) log.error('request failed', { code: e.code, error: e.message, stack: e.stack });
+      if (e.code === 'internal')
+        log.error('request failed', { code: e.code, error: e.message, stack: e.stack });
+      else if (e.status >= 500) log.error('request failed', { code: e.code, error: e.message });
       else log.info('request rejected', { code: e.code, status: e.status, error: e.message });
       sendProblem(res, e, instance, requestId, e.code === 'method_not_allowed' ? { Allow: 'POST' } : {});
     }

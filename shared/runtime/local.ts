@@ -12,7 +12,7 @@ import { makeNeo4jAccess, type Neo4jAccess } from '../neo4j/access';
 import { makeNeo4jGraphWriter } from '../neo4j/graph-writer';
 import type { PipelineDeps } from '../pipeline';
 import { RESILIENCE_PRESETS, makeResilientPolicy, realSleep, systemClock, systemRandom } from '../resilience';
-import { CachedSecretStore, EnvSecretStore } from '../secrets';
+import { CachedSecretStore, EnvSecretStore, type SecretStore } from '../secrets';
 
 export interface Runtime {
   readonly config: Config;
@@ -21,17 +21,25 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function buildRuntime(config: Config, logger: Logger): Runtime {
+export interface RuntimeOverrides {
+  /** Where the Neo4j password is read (default: NEO4J_PASSWORD from the environment); cached either way. */
+  readonly secrets?: SecretStore;
+}
+
+export function buildRuntime(config: Config, logger: Logger, overrides: RuntimeOverrides = {}): Runtime {
   if (config.mode !== 'local') {
     throw configInvalid(
       'GRAPHMILL_MODE=gcp needs the Firestore/Cloud Storage adapters, which this build does not include yet; run with GRAPHMILL_MODE=local',
     );
   }
   const status = new SqliteStatusStore(openStateDatabase(config.stateDir));
-  const secrets = new CachedSecretStore(new EnvSecretStore({ NEO4J_PASSWORD: config.neo4j.password }), {
-    clock: systemClock,
-    logger,
-  });
+  const secrets = new CachedSecretStore(
+    overrides.secrets ?? new EnvSecretStore({ NEO4J_PASSWORD: config.neo4j.password }),
+    {
+      clock: systemClock,
+      logger,
+    },
+  );
   const neo4j = makeNeo4jAccess({
     settings: config.neo4j,
     password: {
