@@ -10,6 +10,7 @@ export { chunkText, iterateChunks, type Chunk, type ChunkOptions } from '../shar
 /** Entry point name -> module that registers it with the functions framework. */
 const ENTRYPOINTS: Readonly<Record<string, () => void>> = {
   orchestrate: () => void require('./orchestrate'),
+  health: () => void require('./health'),
 };
 
 const target = process.env['FUNCTION_TARGET'];

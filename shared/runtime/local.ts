@@ -7,6 +7,7 @@ import { SqliteStatusStore } from '../adapters/sqlite/status-store';
 import { configInvalid } from '../errors';
 import type { Config } from '../config';
 import { inlineSource, makeFileSource, makeSourceRouter } from '../documents';
+import type { HealthCheck } from '../health';
 import type { Logger } from '../logging';
 import { makeNeo4jAccess, type Neo4jAccess } from '../neo4j/access';
 import { makeNeo4jGraphWriter } from '../neo4j/graph-writer';
@@ -18,6 +19,8 @@ export interface Runtime {
   readonly config: Config;
   readonly pipeline: PipelineDeps;
   readonly neo4j: Neo4jAccess;
+  /** Cheap calls to each dependency, for the health function. */
+  readonly healthChecks: readonly HealthCheck[];
   close(): Promise<void>;
 }
 
@@ -63,11 +66,26 @@ export function buildRuntime(config: Config, logger: Logger, overrides: RuntimeO
     logger,
     settings: { ...config.chunking, leaseMs: config.leaseMs, maxDocumentBytes: config.maxDocumentBytes },
   };
+  const healthChecks: HealthCheck[] = [
+    {
+      name: 'neo4j',
+      check: () =>
+        neo4j.withDriver(async (driver) => {
+          await driver.executeQuery(
+            'RETURN 1',
+            {},
+            { routing: 'READ', ...(neo4j.database ? { database: neo4j.database } : {}) },
+          );
+        }),
+    },
+    { name: 'stateStore', check: async () => void (await status.get('__health__')) },
+  ];
   let closed: Promise<void> | undefined;
   return {
     config,
     pipeline,
     neo4j,
+    healthChecks,
     close() {
       closed ??= (async () => {
         await neo4j.close();
