@@ -61,6 +61,28 @@ const schema = z.object({
   MAX_REQUEST_BYTES: int(256, 10 * 1024 * 1024, 64 * 1024),
   FUNCTION_TIMEOUT_SECONDS: int(1, 3600, 540),
   LEASE_MARGIN_SECONDS: int(0, 3600, 60),
+  NEO4J_PASSWORD_SECRET: optionalString,
+  SECRET_CACHE_TTL_SECONDS: int(0, 86_400, 300),
+  SLACK_WEBHOOK_URL: optionalString,
+  SLACK_WEBHOOK_SECRET: optionalString,
+  ALERT_DEDUP_SECONDS: int(0, 86_400, 300),
+  BIGQUERY_DATASET: optionalString,
+  BIGQUERY_LOCATION: optionalString,
+  INGEST_TOPIC: optionalString,
+  PHASE_TOPIC: optionalString,
+  GRAPHMILL_PHASES: optionalString,
+  BATCH_DEADLINE_SECONDS: int(60, 30 * 86_400, 6 * 3600),
+  MAX_EVENT_AGE_SECONDS: int(60, 7 * 86_400, 3600),
+  GCS_SOURCE_BUCKETS: optionalString,
+  HTTPS_SOURCES: enumWithDefault(['on', 'off'] as const, 'on'),
+  FETCH_TIMEOUT_MS: int(100, 600_000, 30_000),
+  DLQ_MAX_ATTEMPTS: int(1, 100, 8),
+  STATUS_STORE: enumWithDefault(['memory', 'sqlite', 'firestore'] as const, undefined),
+  COMPLETION_LEDGERS: enumWithDefault(['memory', 'sqlite', 'gcp'] as const, undefined),
+  EVENT_BUS: enumWithDefault(['local', 'pubsub'] as const, undefined),
+  SECRETS_BACKEND: enumWithDefault(['env', 'secret-manager'] as const, undefined),
+  GRAPHMILL_VERSION: optionalString,
+  GRAPHMILL_BUILD_TIME: optionalString,
   LOG_LEVEL: enumWithDefault(['debug', 'info', 'notice', 'warning', 'error'] as const, 'info'),
   LOG_FORMAT: enumWithDefault(['json', 'pretty'] as const, undefined),
 });
@@ -92,6 +114,33 @@ export interface Config {
   readonly maxRequestBytes: number;
   readonly leaseMs: number;
   readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
+  readonly secrets: {
+    readonly backend: 'env' | 'secret-manager';
+    readonly neo4jPasswordSecret: string | undefined;
+    readonly slackWebhookSecret: string | undefined;
+    readonly slackWebhookUrl: string | undefined;
+    readonly cacheTtlMs: number;
+  };
+  readonly alertDedupMs: number;
+  readonly bigquery: { readonly dataset: string; readonly location: string | undefined };
+  readonly topics: { readonly ingestRequests: string; readonly phaseCompletions: string };
+  /** The phase chain of a batch, in order; the first is graphmill's own ingest. */
+  readonly phases: readonly string[];
+  readonly batchDeadlineMs: number;
+  readonly maxEventAgeMs: number;
+  readonly sources: {
+    readonly gcsBuckets: readonly string[] | undefined;
+    readonly https: boolean;
+    readonly fetchTimeoutMs: number;
+  };
+  readonly dlqMaxAttempts: number;
+  /** Which adapter serves each port (defaults follow the mode; each can be overridden). */
+  readonly adapters: {
+    readonly statusStore: 'memory' | 'sqlite' | 'firestore';
+    readonly completionLedgers: 'memory' | 'sqlite' | 'gcp';
+    readonly eventBus: 'local' | 'pubsub';
+  };
+  readonly version: { readonly gitSha: string; readonly buildTime: string };
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -113,7 +162,28 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
       `NEO4J_URI: not a Neo4j URI (neo4j://, neo4j+s://, bolt://, bolt+s://), got "${env['NEO4J_URI']}"`,
     );
   }
-  if (!env['NEO4J_PASSWORD']?.trim()) problems.push('NEO4J_PASSWORD: required');
+  const gcpSecrets = (v?.SECRETS_BACKEND ?? (mode === 'gcp' ? 'secret-manager' : 'env')) === 'secret-manager';
+  if (gcpSecrets) {
+    if (!env['NEO4J_PASSWORD_SECRET']?.trim()) {
+      problems.push(
+        'NEO4J_PASSWORD_SECRET: required with Secret Manager (the secret name, e.g. neo4j-password)',
+      );
+    }
+  } else if (!env['NEO4J_PASSWORD']?.trim()) {
+    problems.push('NEO4J_PASSWORD: required');
+  }
+  if (mode === 'gcp' && !env['GOOGLE_CLOUD_PROJECT']?.trim()) {
+    problems.push('GOOGLE_CLOUD_PROJECT: required in gcp mode');
+  }
+  const phases = (env['GRAPHMILL_PHASES'] ?? 'ingest').split(',').map((p) => p.trim());
+  if (phases.some((p) => !/^[a-z][a-z0-9_-]{0,39}$/.test(p)) || new Set(phases).size !== phases.length) {
+    problems.push(
+      `GRAPHMILL_PHASES: a comma-separated list of distinct phase names, got "${env['GRAPHMILL_PHASES']}"`,
+    );
+  }
+  if (env['SLACK_WEBHOOK_URL'] && !/^https:\/\//.test(env['SLACK_WEBHOOK_URL'])) {
+    problems.push('SLACK_WEBHOOK_URL: must be an https:// URL');
+  }
   if (v && v.CHUNK_OVERLAP >= v.CHUNK_SIZE) {
     problems.push(`CHUNK_OVERLAP: must be smaller than CHUNK_SIZE (${v.CHUNK_OVERLAP} >= ${v.CHUNK_SIZE})`);
   }
@@ -143,5 +213,35 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
     maxRequestBytes: v.MAX_REQUEST_BYTES,
     leaseMs: (v.FUNCTION_TIMEOUT_SECONDS + v.LEASE_MARGIN_SECONDS) * 1000,
     log: { level: v.LOG_LEVEL ?? 'info', format: v.LOG_FORMAT ?? (mode === 'gcp' ? 'json' : 'pretty') },
+    secrets: {
+      backend: gcpSecrets ? 'secret-manager' : 'env',
+      neo4jPasswordSecret: v.NEO4J_PASSWORD_SECRET,
+      slackWebhookSecret: v.SLACK_WEBHOOK_SECRET,
+      slackWebhookUrl: v.SLACK_WEBHOOK_URL,
+      cacheTtlMs: v.SECRET_CACHE_TTL_SECONDS * 1000,
+    },
+    alertDedupMs: v.ALERT_DEDUP_SECONDS * 1000,
+    bigquery: { dataset: v.BIGQUERY_DATASET ?? 'graphmill', location: v.BIGQUERY_LOCATION },
+    topics: {
+      ingestRequests: v.INGEST_TOPIC ?? 'ingest-requests',
+      phaseCompletions: v.PHASE_TOPIC ?? 'phase-completions',
+    },
+    phases,
+    batchDeadlineMs: v.BATCH_DEADLINE_SECONDS * 1000,
+    maxEventAgeMs: v.MAX_EVENT_AGE_SECONDS * 1000,
+    sources: {
+      gcsBuckets: v.GCS_SOURCE_BUCKETS?.split(',')
+        .map((b) => b.trim())
+        .filter((b) => b !== ''),
+      https: v.HTTPS_SOURCES === 'on',
+      fetchTimeoutMs: v.FETCH_TIMEOUT_MS,
+    },
+    dlqMaxAttempts: v.DLQ_MAX_ATTEMPTS,
+    adapters: {
+      statusStore: v.STATUS_STORE ?? (mode === 'gcp' ? 'firestore' : 'sqlite'),
+      completionLedgers: v.COMPLETION_LEDGERS ?? (mode === 'gcp' ? 'gcp' : 'sqlite'),
+      eventBus: v.EVENT_BUS ?? (mode === 'gcp' ? 'pubsub' : 'local'),
+    },
+    version: { gitSha: v.GRAPHMILL_VERSION ?? 'unknown', buildTime: v.GRAPHMILL_BUILD_TIME ?? 'unknown' },
   };
 }

@@ -21,9 +21,30 @@ describe('parseConfig', () => {
   });
 
   it('detects Cloud Run and switches to JSON logs', () => {
-    const c = parseConfig({ ...base, K_SERVICE: 'orchestrate' });
+    const c = parseConfig({
+      NEO4J_URI: 'neo4j+s://abcd1234.databases.neo4j.io',
+      NEO4J_PASSWORD_SECRET: 'neo4j-password',
+      GOOGLE_CLOUD_PROJECT: 'acme-prod',
+      K_SERVICE: 'orchestrate',
+    });
     expect(c.mode).toBe('gcp');
     expect(c.log.format).toBe('json');
+    expect(c.secrets).toMatchObject({ backend: 'secret-manager', neo4jPasswordSecret: 'neo4j-password' });
+    expect(c.adapters).toEqual({ statusStore: 'firestore', completionLedgers: 'gcp', eventBus: 'pubsub' });
+  });
+
+  it('requires the secret name and the project in gcp mode, and lets each port be overridden', () => {
+    expect(() => parseConfig({ NEO4J_URI: 'neo4j+s://x.databases.neo4j.io', K_SERVICE: 'x' })).toThrow(
+      /NEO4J_PASSWORD_SECRET[\s\S]*GOOGLE_CLOUD_PROJECT/,
+    );
+    const c = parseConfig({
+      ...base,
+      STATUS_STORE: 'memory',
+      EVENT_BUS: 'local',
+      GRAPHMILL_PHASES: 'ingest, review',
+    });
+    expect(c.adapters.statusStore).toBe('memory');
+    expect(c.phases).toEqual(['ingest', 'review']);
   });
 
   it.each([
@@ -35,6 +56,9 @@ describe('parseConfig', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ GRAPHMILL_MODE: 'cloud' }, 'GRAPHMILL_MODE'],
     [{ WRITE_BATCH_SIZE: '1.5' }, 'WRITE_BATCH_SIZE'],
+    [{ GRAPHMILL_PHASES: 'ingest,ingest' }, 'GRAPHMILL_PHASES'],
+    [{ SLACK_WEBHOOK_URL: 'http://hooks.example' }, 'SLACK_WEBHOOK_URL'],
+    [{ STATUS_STORE: 'postgres' }, 'STATUS_STORE'],
   ])('rejects %j naming %s', (override, name) => {
     expect(() => parseConfig({ ...base, ...override })).toThrow(new RegExp(name));
   });
