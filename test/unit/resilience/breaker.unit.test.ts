@@ -9,7 +9,7 @@ import {
   type BreakerOptions,
 } from '../../../shared/resilience';
 import { fixedRandom, makeFakeTime } from '../../../shared/resilience/testing';
-import { makeCapturingLogger } from './capturing-logger';
+import { makeCapturingLogger } from '../../support/capturing-logger';
 
 const unavailable = (): Error => Object.assign(new Error('firestore 14 UNAVAILABLE'), { code: 14 });
 const ok = (): Promise<string> => Promise.resolve('ok');

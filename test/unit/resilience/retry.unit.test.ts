@@ -1,7 +1,7 @@
 import { badRequest, dependencyUnavailable } from '../../../shared/errors';
 import { makeRetry, type RetryOptions } from '../../../shared/resilience';
 import { fixedRandom, makeFakeTime, type FakeTime } from '../../../shared/resilience/testing';
-import { makeCapturingLogger } from './capturing-logger';
+import { makeCapturingLogger } from '../../support/capturing-logger';
 
 const unavailable = (): Error => Object.assign(new Error('upstream 503'), { status: 503 });
 /** An Error carrying the given structured fields (what HTTP, gRPC and socket errors look like). */

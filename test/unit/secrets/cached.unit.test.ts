@@ -1,7 +1,7 @@
 import { dependencyUnavailable } from '../../../shared/errors';
 import { CachedSecretStore, SecretRegistry, type SecretStore } from '../../../shared/secrets';
 import { makeFakeTime } from '../../../shared/resilience/testing';
-import { makeCapturingLogger } from '../resilience/capturing-logger';
+import { makeCapturingLogger } from '../../support/capturing-logger';
 
 const TTL = 300_000;
 const MAX_STALE = 3_600_000;

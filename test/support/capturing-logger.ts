@@ -1,4 +1,4 @@
-import type { LogFields, Logger } from '../../../shared/logging';
+import type { LogFields, Logger } from '../../shared/logging';
 
 export interface LogEntry {
   readonly level: 'debug' | 'info' | 'notice' | 'warn' | 'error' | 'critical';

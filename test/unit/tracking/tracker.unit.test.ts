@@ -1,0 +1,140 @@
+/**
+ * The four scenarios graphmill learns from, each with fault-injecting ledgers: the returned tuple, the
+ * log severity, and whether an alert went out.
+ */
+import { RecordingAlerter } from '../../../shared/alerts/recording';
+import { dependencyUnavailable } from '../../../shared/errors';
+import { RESILIENCE_PRESETS, makeResilientPolicy } from '../../../shared/resilience';
+import { fixedRandom, makeFakeTime } from '../../../shared/resilience/testing';
+import { InMemoryCompletionLedger } from '../../../shared/tracking/memory';
+import { makeCompletionTracker, reportTracking } from '../../../shared/tracking/tracker';
+import type { CompletionLedger, CompletionRecord } from '../../../shared/tracking/types';
+import { makeCapturingLogger } from '../../support/capturing-logger';
+
+/** A ledger whose writes fail the first `failures` times (Infinity: always). */
+class FlakyLedger implements CompletionLedger {
+  calls = 0;
+  constructor(
+    readonly inner: InMemoryCompletionLedger,
+    private failures: number,
+  ) {}
+  record(r: CompletionRecord) {
+    this.calls++;
+    if (this.failures > 0) {
+      this.failures--;
+      return Promise.reject(dependencyUnavailable('store is down'));
+    }
+    return this.inner.record(r);
+  }
+  get(id: string) {
+    return this.failures > 0 ? Promise.reject(dependencyUnavailable('store is down')) : this.inner.get(id);
+  }
+  list() {
+    return this.failures > 0 ? Promise.reject(dependencyUnavailable('store is down')) : this.inner.list();
+  }
+  aggregate(d: string, p: string) {
+    return this.failures > 0
+      ? Promise.reject(dependencyUnavailable('store is down'))
+      : this.inner.aggregate(d, p);
+  }
+}
+
+const record: CompletionRecord = {
+  completionId: 'c-1',
+  documentId: 'doc-1',
+  batchId: 'b-1',
+  phase: 'ingest',
+  status: 'succeeded',
+  chunkCount: 3,
+  occurredAt: 1_000,
+  correlationId: 'corr-1',
+};
+
+function setup(firestoreFailures: number, bigqueryFailures: number) {
+  const time = makeFakeTime(0);
+  const logger = makeCapturingLogger();
+  const alerter = new RecordingAlerter();
+  const deps = { clock: time.clock, sleep: time.sleep, random: fixedRandom(0.5), logger };
+  const firestore = new FlakyLedger(new InMemoryCompletionLedger(), firestoreFailures);
+  const bigquery = new FlakyLedger(new InMemoryCompletionLedger(), bigqueryFailures);
+  const firestorePolicy = makeResilientPolicy('firestore', RESILIENCE_PRESETS.firestore, deps);
+  const tracker = makeCompletionTracker({
+    firestore,
+    bigquery,
+    firestorePolicy,
+    bigqueryPolicy: makeResilientPolicy('bigquery', RESILIENCE_PRESETS.bigquery, deps),
+    logger,
+  });
+  const track = async () => {
+    const result = await tracker.record(record);
+    await reportTracking(result, { functionName: 'phaseTransition', record, logger, alerter });
+    return result;
+  };
+  return { time, logger, alerter, firestore, bigquery, tracker, track, firestorePolicy };
+}
+
+const levels = (logger: ReturnType<typeof makeCapturingLogger>) =>
+  logger.entries
+    .filter((e) => e.level === 'warn' || e.level === 'error' || e.level === 'critical')
+    .map((e) => e.level);
+
+it('Firestore down, BigQuery up: {firestore: false, bigquery: true}, WARNING, no alert', async () => {
+  const s = setup(Infinity, 0);
+  expect(await s.track()).toEqual({ firestore: false, bigquery: true });
+  expect(levels(s.logger)).toContain('warn');
+  expect(levels(s.logger)).not.toContain('critical');
+  expect(s.logger.entries.some((e) => e.message.includes('BigQuery only'))).toBe(true);
+  expect(s.alerter.alerts).toEqual([]);
+  expect(await s.bigquery.inner.get('c-1')).toEqual(record);
+  // bounded: the retry stopped at its attempt limit (the breaker may stop it earlier)
+  expect(s.firestore.calls).toBeLessThanOrEqual(RESILIENCE_PRESETS.firestore.retry.maxAttempts);
+});
+
+it('BigQuery down, Firestore up: {firestore: true, bigquery: false}, WARNING, no alert', async () => {
+  const s = setup(0, Infinity);
+  expect(await s.track()).toEqual({ firestore: true, bigquery: false });
+  expect(levels(s.logger)).toContain('warn');
+  expect(levels(s.logger)).not.toContain('critical');
+  expect(s.alerter.alerts).toEqual([]);
+  expect(s.bigquery.calls).toBe(RESILIENCE_PRESETS.bigquery.retry.maxAttempts);
+});
+
+it('both down: {false, false}, CRITICAL with the record, and one alert', async () => {
+  const s = setup(Infinity, Infinity);
+  expect(await s.track()).toEqual({ firestore: false, bigquery: false });
+  const critical = s.logger.entries.filter((e) => e.level === 'critical');
+  expect(critical).toHaveLength(1);
+  expect(critical[0]?.fields['record']).toEqual(record);
+  expect(s.alerter.alerts).toHaveLength(1);
+  expect(s.alerter.alerts[0]).toMatchObject({
+    severity: 'critical',
+    documentId: 'doc-1',
+    batchId: 'b-1',
+    correlationId: 'corr-1',
+  });
+});
+
+it('a transient Firestore error succeeds on retry: {true, true}, no warning, no alert', async () => {
+  const s = setup(1, 0);
+  expect(await s.track()).toEqual({ firestore: true, bigquery: true });
+  expect(s.firestore.calls).toBe(2);
+  expect(s.time.sleeps.length).toBeGreaterThanOrEqual(1);
+  expect(levels(s.logger).filter((l) => l === 'critical' || l === 'error')).toEqual([]);
+  expect(s.logger.entries.some((e) => e.message.includes('only'))).toBe(false);
+  expect(s.alerter.alerts).toEqual([]);
+});
+
+it('reads completion state from BigQuery while Firestore is down, and the breaker stops hammering it', async () => {
+  const s = setup(Infinity, 0);
+  await s.bigquery.inner.record(record);
+  for (let i = 0; i < 3; i++) await s.track();
+  expect(s.firestorePolicy.breaker?.state()).toBe('open');
+  const callsWhileOpen = s.firestore.calls;
+  const agg = await s.tracker.aggregate('doc-1', 'ingest');
+  expect(agg).toMatchObject({ documentId: 'doc-1', status: 'succeeded' });
+  await s.track();
+  expect(s.firestore.calls).toBe(callsWhileOpen); // open breaker: Firestore not called at all
+  s.time.advance(30_000);
+  await s.track(); // half-open: one probe
+  expect(s.firestore.calls).toBe(callsWhileOpen + 1);
+});
