@@ -11,6 +11,11 @@ export { chunkText, iterateChunks, type Chunk, type ChunkOptions } from '../shar
 const ENTRYPOINTS: Readonly<Record<string, () => void>> = {
   orchestrate: () => void require('./orchestrate'),
   health: () => void require('./health'),
+  ingestEvent: () => void require('./ingestEvent'),
+  phaseTransition: () => void require('./phaseTransition'),
+  replayDeadLetters: () => void require('./replayDeadLetters'),
+  watchdog: () => void require('./watchdog'),
+  reconcile: () => void require('./reconcile'),
 };
 
 const target = process.env['FUNCTION_TARGET'];

@@ -11,9 +11,12 @@ import { sendProblem } from '../../shared/http/problem';
 import { requestIdFrom } from '../../shared/http/request';
 import { traceFields, type Logger } from '../../shared/logging';
 import { ACTIONS, runDocument, type Action, type PipelineDeps } from '../../shared/pipeline';
+import { runAndRecord, submitBatch, type OrchestrationDeps } from '../../shared/pipeline/orchestration';
 
 export interface OrchestrateDeps {
   readonly pipeline: PipelineDeps;
+  /** For `submit_batch`; without it the action is refused. */
+  readonly orchestration?: OrchestrationDeps;
   readonly logger: Logger;
   readonly maxRequestBytes: number;
   /** For the Cloud Logging trace field. */
@@ -26,6 +29,60 @@ export const DOCUMENT_ID_PATTERN = /^(?!\.\.?$)[A-Za-z0-9._:@/-]{1,256}$/;
 const documentId = z
   .string({ message: 'must be a string' })
   .regex(DOCUMENT_ID_PATTERN, 'must be 1-256 characters of letters, digits and . _ : @ / -');
+
+const batchSchema = z.object({
+  action: z.literal('submit_batch'),
+  batch_id: documentId.optional(),
+  batchId: documentId.optional(),
+  document_ids: z.array(documentId).min(1).max(10_000).optional(),
+  documentIds: z.array(documentId).min(1).max(10_000).optional(),
+  deadline_seconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .optional(),
+  deadlineSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .optional(),
+  correlation_id: z.string().max(128).optional(),
+  correlationId: z.string().max(128).optional(),
+});
+
+export interface SubmitBatchBody {
+  readonly action: 'submit_batch';
+  readonly batchId: string;
+  readonly documentIds: readonly string[];
+  readonly deadlineSeconds?: number;
+  readonly correlationId?: string;
+}
+
+/** `{"action": "submit_batch", "batch_id": "...", "document_ids": [...], "deadline_seconds"?: n}` */
+export function parseSubmitBatchBody(body: unknown): SubmitBatchBody {
+  const parsed = batchSchema.safeParse(body);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+    throw badRequest(`Invalid submit_batch body: ${problems.join('; ')}`, { details: { problems } });
+  }
+  const b = parsed.data;
+  const batchId = b.batch_id ?? b.batchId;
+  const documentIds = b.document_ids ?? b.documentIds;
+  if (batchId === undefined || documentIds === undefined) {
+    throw badRequest('submit_batch needs batch_id and document_ids');
+  }
+  const deadlineSeconds = b.deadline_seconds ?? b.deadlineSeconds;
+  const correlationId = b.correlation_id ?? b.correlationId;
+  return {
+    action: 'submit_batch',
+    batchId,
+    documentIds,
+    ...(deadlineSeconds !== undefined ? { deadlineSeconds } : {}),
+    ...(correlationId !== undefined ? { correlationId } : {}),
+  };
+}
 
 const bodySchema = z
   .object({
@@ -68,6 +125,9 @@ export function parseOrchestrateBody(body: unknown): OrchestrateRequest {
   };
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
 export function makeOrchestrateHandler(deps: OrchestrateDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const requestId = requestIdFrom(req.headers);
@@ -84,8 +144,40 @@ export function makeOrchestrateHandler(deps: OrchestrateDeps) {
       if (!req.is('application/json')) {
         throw unsupportedMediaType('Content-Type must be application/json');
       }
+      if (isObject(req.body) && req.body['action'] === 'submit_batch') {
+        if (!deps.orchestration) throw badRequest('submit_batch is not available in this deployment');
+        const b = parseSubmitBatchBody(req.body);
+        const batch = await submitBatch(
+          { ...deps.orchestration, logger: log },
+          {
+            batchId: b.batchId,
+            documentIds: b.documentIds,
+            correlationId: b.correlationId ?? requestId,
+            ...(b.deadlineSeconds !== undefined
+              ? { deadline: deps.pipeline.clock() + b.deadlineSeconds * 1000 }
+              : {}),
+          },
+        );
+        res
+          .status(202)
+          .set('X-Request-ID', requestId)
+          .json({
+            status: 'submitted',
+            batchId: batch.id,
+            units: batch.units.length,
+            phases: batch.phases,
+            deadline: new Date(batch.deadline).toISOString(),
+            requestId,
+          });
+        return;
+      }
       const request = parseOrchestrateBody(req.body);
-      const outcome = await runDocument({ ...deps.pipeline, logger: log }, request);
+      const outcome = deps.orchestration
+        ? await runAndRecord(
+            { ...deps.orchestration, pipeline: { ...deps.orchestration.pipeline, logger: log }, logger: log },
+            { ...request, correlationId: requestId },
+          )
+        : await runDocument({ ...deps.pipeline, logger: log }, request);
       res
         .status(200)
         .set('X-Request-ID', requestId)

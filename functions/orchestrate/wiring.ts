@@ -1,29 +1,20 @@
 /** Builds the orchestrate function's dependencies from the environment (first request only). */
-import { parseConfig, type Env } from '../../shared/config';
-import { makeLogger } from '../../shared/logging';
-import { buildRuntime, type RuntimeOverrides } from '../../shared/runtime/local';
+import type { Env } from '../../shared/config';
+import type { RuntimeOverrides } from '../../shared/runtime';
+import { loadFunctionRuntime } from '../../shared/runtime/function';
 import type { LoadedHttpFunction } from '../../shared/runtime/lazy';
 import { makeOrchestrateHandler } from './handler';
 
 export function loadOrchestrate(env: Env, overrides: RuntimeOverrides = {}): Promise<LoadedHttpFunction> {
-  const config = parseConfig(env);
-  const logger = makeLogger({
-    ...config.log,
-    projectId: config.projectId,
-    base: { function: 'orchestrate' },
-  });
-  const runtime = buildRuntime(config, logger, overrides);
-  const close = () => runtime.close();
-  process.once('SIGTERM', () => {
-    void close();
-  });
+  const runtime = loadFunctionRuntime('orchestrate', env, overrides);
   return Promise.resolve({
     handle: makeOrchestrateHandler({
       pipeline: runtime.pipeline,
-      logger,
-      maxRequestBytes: config.maxRequestBytes,
-      projectId: config.projectId,
+      orchestration: runtime.orchestration('orchestrate'),
+      logger: runtime.logger,
+      maxRequestBytes: runtime.config.maxRequestBytes,
+      projectId: runtime.config.projectId,
     }),
-    close,
+    close: () => runtime.close(),
   });
 }

@@ -36,6 +36,8 @@ export interface DocumentRequest {
   /** Overrides the configured chunking for this run (the CLI's --chunk-size / --chunk-overlap). */
   readonly chunking?: ChunkOptions;
   readonly signal?: AbortSignal;
+  /** Status a permanent failure leaves (event functions dead-letter it); retryable ones stay `failed`. */
+  readonly permanentFailureStatus?: 'failed' | 'dead_lettered';
 }
 
 export interface DocumentOutcome {
@@ -160,7 +162,15 @@ export async function runDocument(deps: PipelineDeps, request: DocumentRequest):
     return { status: 'completed', documentId: record.id, chunkCount, durationMs, contentHash: hash };
   } catch (err) {
     const e = toGraphmillError(err);
-    await recordFailure(deps, record, runId, stage, e, log);
+    await recordFailure(
+      deps,
+      record,
+      runId,
+      stage,
+      e,
+      log,
+      e.retryable ? 'failed' : (request.permanentFailureStatus ?? 'failed'),
+    );
     throw e;
   }
 }
@@ -172,6 +182,7 @@ async function recordFailure(
   stage: Stage,
   e: GraphmillError,
   log: Logger,
+  status: 'failed' | 'dead_lettered',
 ): Promise<void> {
   log.error('document failed', { stage, code: e.code, retryable: e.retryable, error: e.message });
   if (e.code === 'lease_lost') return; // The new lease owner records the outcome.
@@ -181,6 +192,7 @@ async function recordFailure(
       runId,
       { stage, code: e.code, message: e.message, retryable: e.retryable },
       deps.clock(),
+      status,
     );
   } catch (failErr) {
     // The failure itself is already being reported; a lost lease here means another run took over.

@@ -59,3 +59,41 @@ export function reportStartupFailure(functionName: string, err: unknown, request
     `${JSON.stringify({ severity: 'CRITICAL', message: 'function cannot start', function: functionName, requestId, code: e.code, error: e.message })}\n`,
   );
 }
+
+export interface LoadedEventFunction {
+  handle(event: import('../events/types').PubSubCloudEvent): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The event-function twin of lazyHttp. A function that cannot start throws, so Pub/Sub keeps the message
+ * (and redelivers it once the configuration is fixed) instead of losing it.
+ */
+export function lazyEvent(functionName: string, load: () => Promise<LoadedEventFunction>) {
+  let loaded: Promise<LoadedEventFunction> | undefined;
+  const get = (): Promise<LoadedEventFunction> => {
+    loaded ??= load().catch((err: unknown) => {
+      loaded = undefined;
+      throw err;
+    });
+    return loaded;
+  };
+  return {
+    async handler(event: import('../events/types').PubSubCloudEvent): Promise<void> {
+      let fn: LoadedEventFunction;
+      try {
+        fn = await get();
+      } catch (err) {
+        reportStartupFailure(functionName, err, event.id);
+        throw err;
+      }
+      await fn.handle(event);
+    },
+    async close(): Promise<void> {
+      const l = loaded;
+      loaded = undefined;
+      const fn = l ? await l.catch(() => undefined) : undefined;
+      await fn?.close();
+    },
+  };
+}

@@ -1,58 +1,27 @@
 /**
- * The StatusStore contract, run against every adapter: the in-memory one and SQLite (in memory and on
- * disk, where two store instances share one file like the CLI and `serve` do).
+ * The StatusStore contract, run against every adapter (see subjects.ts): in-memory, SQLite in memory and
+ * on disk (two store instances share one file like the CLI and `serve` do), and Firestore on the emulator.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openMemoryDatabase, openStateDatabase } from '../../shared/adapters/sqlite/database';
+import { FirestoreStatusStore } from '../../shared/adapters/firestore/status-store';
 import { SqliteStatusStore } from '../../shared/adapters/sqlite/status-store';
 import { GraphmillError } from '../../shared/errors';
 import { InMemoryStatusStore, type StatusStore } from '../../shared/status';
-
-interface Subject {
-  readonly name: string;
-  make(): { store: StatusStore; other: StatusStore; cleanup(): Promise<void> };
-}
-
-const subjects: Subject[] = [
-  {
-    name: 'InMemoryStatusStore',
-    make: () => {
-      const store = new InMemoryStatusStore();
-      return { store, other: store, cleanup: () => Promise.resolve() };
-    },
-  },
-  {
-    name: 'SqliteStatusStore (memory)',
-    make: () => {
-      const store = new SqliteStatusStore(openMemoryDatabase());
-      return { store, other: store, cleanup: () => store.close() };
-    },
-  },
-  {
-    name: 'SqliteStatusStore (file, two connections)',
-    make: () => {
-      const dir = mkdtempSync(join(tmpdir(), 'graphmill-status-'));
-      const store = new SqliteStatusStore(openStateDatabase(dir));
-      const other = new SqliteStatusStore(openStateDatabase(dir));
-      return {
-        store,
-        other,
-        cleanup: async () => {
-          await store.close();
-          await other.close();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-];
+import { describeContract, type Subject } from './subjects';
 
 const LEASE = 60_000;
 const T0 = 1_700_000_000_000;
 
-describe.each(subjects)('StatusStore contract: $name', (subject) => {
+describeContract(
+  'StatusStore',
+  {
+    memory: { name: 'InMemoryStatusStore', make: () => new InMemoryStatusStore() },
+    sqlite: { name: 'SqliteStatusStore', make: (db) => new SqliteStatusStore(db) },
+    firestore: { name: 'FirestoreStatusStore', make: (firestore) => new FirestoreStatusStore(firestore) },
+  },
+  statusStoreContract,
+);
+
+function statusStoreContract(subject: Subject<StatusStore>): void {
   let store: StatusStore;
   let other: StatusStore;
   let cleanup: () => Promise<void>;
@@ -198,4 +167,14 @@ describe.each(subjects)('StatusStore contract: $name', (subject) => {
       error: { retryable: false, stage: 'fetching' },
     });
   });
-});
+
+  it('keeps ids that are paths or otherwise awkward as document ids, and tells them apart', async () => {
+    const ids = ['docs/guide/intro.md', 'docs%2Fguide%2Fintro.md', '..', '.', '__meta__', 'a b|c'];
+    for (const id of ids) await store.register({ id, source: 'inline:', content: id }, T0);
+    expect((await other.list()).map((r) => r.id)).toEqual([...ids].sort());
+    for (const id of ids) expect((await other.get(id))?.content).toBe(id);
+    const claim = await other.claim('docs/guide/intro.md', { owner: 'a', leaseMs: LEASE, now: T0 });
+    expect(claim.outcome).toBe('claimed');
+    expect((await store.get('docs%2Fguide%2Fintro.md'))?.status).toBe('pending');
+  });
+}

@@ -30,6 +30,42 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX documents_status ON documents (status);
    CREATE INDEX documents_batch ON documents (batch_id);`,
+  // Completion ledger, batches and dead letters: the record as JSON plus the columns their queries use.
+  `CREATE TABLE completions (
+     completion_id TEXT PRIMARY KEY,
+     document_id TEXT NOT NULL,
+     batch_id TEXT,
+     phase TEXT NOT NULL,
+     occurred_at INTEGER NOT NULL,
+     record TEXT NOT NULL
+   );
+   CREATE INDEX completions_document ON completions (document_id, occurred_at, completion_id);
+   CREATE INDEX completions_batch ON completions (batch_id, occurred_at, completion_id);
+   CREATE INDEX completions_occurred ON completions (occurred_at, completion_id);
+   CREATE TABLE completion_aggregates (
+     document_id TEXT NOT NULL,
+     phase TEXT NOT NULL,
+     aggregate TEXT NOT NULL,
+     PRIMARY KEY (document_id, phase)
+   );
+   CREATE TABLE batches (
+     id TEXT PRIMARY KEY,
+     status TEXT NOT NULL,
+     deadline INTEGER NOT NULL,
+     overdue_alerted_at INTEGER,
+     record TEXT NOT NULL
+   );
+   CREATE INDEX batches_overdue ON batches (status, deadline) WHERE overdue_alerted_at IS NULL;
+   CREATE TABLE dead_letters (
+     id TEXT PRIMARY KEY,
+     status TEXT NOT NULL,
+     next_attempt_at INTEGER,
+     lease_expires_at INTEGER,
+     record TEXT NOT NULL
+   );
+   CREATE INDEX dead_letters_status ON dead_letters (status, id);
+   CREATE INDEX dead_letters_due ON dead_letters (status, next_attempt_at);
+   CREATE INDEX dead_letters_lease ON dead_letters (status, lease_expires_at);`,
 ];
 
 function migrate(db: DatabaseSync): void {

@@ -1,0 +1,281 @@
+/** `register`, `ingest` (with or without --batch) and `status`. */
+import { SingleBar, Presets } from 'cli-progress';
+import { Command } from 'commander';
+import { DOCUMENT_ID_PATTERN } from '../../functions/orchestrate/handler';
+import type { Batch } from '../../shared/batches/types';
+import { badRequest, toGraphmillError } from '../../shared/errors';
+import { runAndRecord, submitBatch } from '../../shared/pipeline/orchestration';
+import type { Runtime } from '../../shared/runtime';
+import type { DocumentRecord } from '../../shared/status';
+import type { CliContext, CommonOptions } from '../context';
+import { nonNegativeInt } from '../context';
+import { commonRoot, expandPaths, fileDocument } from '../files';
+
+export interface DocumentSummary {
+  documentId: string;
+  source: string;
+  status: string;
+  chunkCount: number;
+  durationMs: number;
+  error?: { code: string; message: string };
+}
+
+async function resolveDocuments(ctx: CliContext, paths: string[], batchId?: string) {
+  const files = await expandPaths(paths, ctx.io.cwd);
+  if (files.length === 0) throw badRequest('no files found in the given paths');
+  const root = commonRoot(files, ctx.io.cwd);
+  const docs = files.map((f) => fileDocument(f, root, batchId));
+  for (const d of docs) {
+    if (!DOCUMENT_ID_PATTERN.test(d.id)) {
+      throw badRequest(`cannot derive a valid document id from ${d.source} ("${d.id}")`);
+    }
+  }
+  return { docs, root };
+}
+
+const summaryOf = (r: DocumentRecord): DocumentSummary => ({
+  documentId: r.id,
+  source: r.source,
+  status: r.status,
+  chunkCount: r.chunkCount ?? 0,
+  durationMs: r.durationMs ?? 0,
+  ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
+});
+
+export function registerCommand(ctx: CliContext, common: (c: Command) => Command): Command {
+  return common(new Command('register'))
+    .description('record documents without processing them')
+    .argument('<files...>', 'files or directories')
+    .action(async (paths: string[], opts: CommonOptions) => {
+      const { docs, root } = await resolveDocuments(ctx, paths);
+      const runtime = ctx.open(opts, { GRAPHMILL_FILE_ROOT: root });
+      try {
+        const out: DocumentSummary[] = [];
+        for (const d of docs) {
+          const r = await runtime.pipeline.status.register(d, runtime.pipeline.clock());
+          out.push({ ...summaryOf(r), durationMs: 0 });
+        }
+        if (opts.json) ctx.print(JSON.stringify({ documents: out }));
+        else for (const d of out) ctx.print(`registered ${d.documentId}  (${d.status})`);
+      } finally {
+        await runtime.close();
+      }
+    });
+}
+
+interface IngestOptions extends CommonOptions {
+  concurrency: number;
+  reprocess?: boolean;
+  batch?: string;
+}
+
+export function ingestCommand(ctx: CliContext, common: (c: Command) => Command): Command {
+  return common(new Command('ingest'))
+    .description('register documents, then process them (chunk and write to Neo4j)')
+    .argument('<paths...>', 'files or directories')
+    .option('--concurrency <n>', 'documents processed at once', nonNegativeInt('--concurrency'), 4)
+    .option('--reprocess', 'rewrite documents even when unchanged')
+    .option('--batch <name>', 'submit the documents as a batch through the event pipeline')
+    .action(async (paths: string[], opts: IngestOptions) => {
+      if (opts.batch !== undefined && !DOCUMENT_ID_PATTERN.test(opts.batch)) {
+        throw badRequest('--batch must be 1-256 characters of letters, digits and . _ : @ / -');
+      }
+      const { docs, root } = await resolveDocuments(ctx, paths, opts.batch);
+      const runtime = ctx.open(opts, { GRAPHMILL_FILE_ROOT: root });
+      try {
+        for (const d of docs) await runtime.pipeline.status.register(d, runtime.pipeline.clock());
+        const results =
+          opts.batch !== undefined
+            ? await ingestBatch(
+                runtime,
+                opts.batch,
+                docs.map((d) => d.id),
+              )
+            : await ingestDirect(ctx, runtime, docs, opts);
+        const failed = results.filter((r) => r.status === 'failed' || r.status === 'dead_lettered');
+        if (failed.length > 0) ctx.setExitCode(1);
+        if (opts.json) {
+          const batch = opts.batch !== undefined ? await runtime.batches.get(opts.batch) : undefined;
+          ctx.print(JSON.stringify({ documents: results, ...(batch ? { batch: batchView(batch) } : {}) }));
+        } else {
+          for (const r of results) {
+            ctx.print(
+              `${r.status.padEnd(13)} ${r.documentId}  chunks=${r.chunkCount} ${r.durationMs}ms${r.error ? `  ${r.error.code}: ${r.error.message}` : ''}`,
+            );
+          }
+          const count = (s: string) => results.filter((r) => r.status === s).length;
+          ctx.print(
+            `\n${count('completed')} completed, ${count('unchanged')} unchanged, ${failed.length} failed`,
+          );
+        }
+      } finally {
+        await runtime.close();
+      }
+    });
+}
+
+async function ingestDirect(
+  ctx: CliContext,
+  runtime: Runtime,
+  docs: readonly { id: string; source: string }[],
+  opts: IngestOptions,
+): Promise<DocumentSummary[]> {
+  const bar =
+    !opts.json && ctx.io.stderr.isTTY
+      ? new SingleBar(
+          { stream: ctx.io.stderr, format: 'ingest [{bar}] {value}/{total} {doc}' },
+          Presets.shades_classic,
+        )
+      : undefined;
+  const deps = runtime.orchestration('cli');
+  const now = runtime.pipeline.clock;
+  bar?.start(docs.length, 0, { doc: '' });
+  const results: DocumentSummary[] = new Array<DocumentSummary>(docs.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < docs.length) {
+      const i = next++;
+      const d = docs[i] as { id: string; source: string };
+      const t0 = now();
+      try {
+        const o = await runAndRecord(deps, {
+          documentId: d.id,
+          action: opts.reprocess ? 'reprocess_document' : 'process_document',
+        });
+        results[i] = {
+          documentId: d.id,
+          source: d.source,
+          status: o.status,
+          chunkCount: o.chunkCount,
+          durationMs: o.durationMs,
+        };
+      } catch (err) {
+        const e = toGraphmillError(err);
+        results[i] = {
+          documentId: d.id,
+          source: d.source,
+          status: 'failed',
+          chunkCount: 0,
+          durationMs: now() - t0,
+          error: { code: e.code, message: e.message },
+        };
+      }
+      bar?.increment(1, { doc: d.id });
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, docs.length)) }, worker));
+  } finally {
+    bar?.stop();
+  }
+  return results;
+}
+
+/** Submits a batch on the in-process bus and waits until every delivery has been handled. */
+async function ingestBatch(
+  runtime: Runtime,
+  batchId: string,
+  ids: readonly string[],
+): Promise<DocumentSummary[]> {
+  await submitBatch(runtime.orchestration('cli'), { batchId, documentIds: ids });
+  await runtime.bus?.drain();
+  const out: DocumentSummary[] = [];
+  for (const id of ids) {
+    const r = await runtime.pipeline.status.get(id);
+    if (r) out.push(summaryOf(r));
+  }
+  return out;
+}
+
+export function batchView(batch: Batch) {
+  return {
+    batchId: batch.id,
+    status: batch.status,
+    units: batch.units.length,
+    deadline: new Date(batch.deadline).toISOString(),
+    createdAt: new Date(batch.createdAt).toISOString(),
+    phases: batch.phases.map((p) => {
+      const s = batch.phaseStates[p];
+      return {
+        phase: p,
+        expected: s?.expected ?? batch.units.length,
+        succeeded: s?.succeeded ?? 0,
+        failed: s?.failed ?? 0,
+        ...(s?.triggeredAt !== undefined ? { triggeredAt: new Date(s.triggeredAt).toISOString() } : {}),
+      };
+    }),
+    ...(batch.summary ? { summary: batch.summary } : {}),
+    ...(batch.overdueAlertedAt !== undefined
+      ? { overdueAlertedAt: new Date(batch.overdueAlertedAt).toISOString() }
+      : {}),
+  };
+}
+
+export function statusCommand(ctx: CliContext, common: (c: Command) => Command): Command {
+  return common(new Command('status'))
+    .description('show one document, a batch (--batch), or every document')
+    .argument('[documentId]')
+    .option('--batch <name>', 'show a batch: units and their statuses, per-phase counts, triggers')
+    .action(async (documentId: string | undefined, opts: CommonOptions & { batch?: string }) => {
+      const runtime = ctx.open(opts);
+      try {
+        const status = runtime.pipeline.status;
+        if (opts.batch !== undefined) {
+          const batch = await runtime.batches.get(opts.batch);
+          if (!batch) {
+            ctx.io.stderr.write(`graphmill: batch ${opts.batch} does not exist\n`);
+            ctx.setExitCode(1);
+            return;
+          }
+          const units = await Promise.all(
+            batch.units.map(async (u) => ({
+              documentId: u,
+              status: (await status.get(u))?.status ?? 'unknown',
+            })),
+          );
+          const view = { ...batchView(batch), documents: units };
+          if (opts.json) ctx.print(JSON.stringify(view));
+          else {
+            ctx.print(
+              `batch ${view.batchId}  ${view.status}  ${view.units} units  deadline ${view.deadline}`,
+            );
+            for (const p of view.phases) {
+              ctx.print(
+                `  ${p.phase.padEnd(12)} ${p.succeeded}/${p.expected} succeeded, ${p.failed} failed${p.triggeredAt ? `, completed ${p.triggeredAt}` : ''}`,
+              );
+            }
+          }
+          return;
+        }
+        if (documentId !== undefined) {
+          const r = await status.get(documentId);
+          if (!r) {
+            ctx.io.stderr.write(`graphmill: document ${documentId} is not registered\n`);
+            ctx.setExitCode(1);
+            return;
+          }
+          const { content: _content, ...shown } = r;
+          ctx.print(
+            opts.json
+              ? JSON.stringify(shown)
+              : Object.entries(shown)
+                  .map(([k, v]) => `${k.padEnd(15)} ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+                  .join('\n'),
+          );
+          return;
+        }
+        const all = await status.list();
+        if (opts.json) {
+          ctx.print(JSON.stringify({ documents: all.map(({ content: _c, ...r }: DocumentRecord) => r) }));
+        } else {
+          for (const r of all)
+            ctx.print(
+              `${r.status.padEnd(13)} ${r.id}  chunks=${r.chunkCount ?? '-'}${r.error ? `  ${r.error.code}` : ''}`,
+            );
+          ctx.print(`${all.length} documents`);
+        }
+      } finally {
+        await runtime.close();
+      }
+    });
+}

@@ -1,0 +1,18 @@
+/**
+ * `phaseTransition`: CloudEvent from Pub/Sub topic `phase-completions`. Records the unit's completion
+ * and, when every unit of the batch has finished the phase, triggers the next phase exactly once.
+ */
+import * as functions from '@google-cloud/functions-framework';
+import type { CloudEvent } from '@google-cloud/functions-framework';
+import type { PubSubCloudEvent } from '../../shared/events/types';
+import { lazyEvent } from '../../shared/runtime/lazy';
+
+const phaseTransition = lazyEvent('phaseTransition', () =>
+  (require('./wiring') as typeof import('./wiring')).loadPhaseTransition(process.env),
+);
+
+functions.cloudEvent('phaseTransition', (event: CloudEvent<unknown>) =>
+  phaseTransition.handler(event as unknown as PubSubCloudEvent),
+);
+
+export const closePhaseTransition = (): Promise<void> => phaseTransition.close();

@@ -1,0 +1,100 @@
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import { foldAggregate } from '../../tracking/aggregate';
+import type {
+  CompletionFilter,
+  CompletionLedger,
+  CompletionRecord,
+  PhaseAggregate,
+} from '../../tracking/types';
+import { inTransaction } from './database';
+
+/**
+ * The embedded CompletionLedger: one row per completion (the record as JSON) and one aggregate row per
+ * document and phase, written in the same transaction so an aggregate never counts a record twice.
+ */
+export class SqliteCompletionLedger implements CompletionLedger {
+  constructor(private readonly db: DatabaseSync) {}
+
+  record(record: CompletionRecord): Promise<void> {
+    return settle(() =>
+      inTransaction(this.db, () => {
+        const inserted = this.db
+          .prepare(
+            `INSERT INTO completions (completion_id, document_id, batch_id, phase, occurred_at, record)
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (completion_id) DO NOTHING`,
+          )
+          .run(
+            record.completionId,
+            record.documentId,
+            record.batchId ?? null,
+            record.phase,
+            record.occurredAt,
+            JSON.stringify(record),
+          );
+        // Already recorded: a redelivery, which must not be counted again.
+        if (Number(inserted.changes) === 0) return;
+        const next = foldAggregate(this.readAggregate(record.documentId, record.phase), record);
+        this.db
+          .prepare(
+            `INSERT INTO completion_aggregates (document_id, phase, aggregate) VALUES (?, ?, ?)
+             ON CONFLICT (document_id, phase) DO UPDATE SET aggregate = excluded.aggregate`,
+          )
+          .run(next.documentId, next.phase, JSON.stringify(next));
+      }),
+    );
+  }
+
+  get(completionId: string): Promise<CompletionRecord | undefined> {
+    return settle(() => {
+      const row = this.db
+        .prepare('SELECT record FROM completions WHERE completion_id = ?')
+        .get(completionId) as { record: string } | undefined;
+      return row ? (JSON.parse(row.record) as CompletionRecord) : undefined;
+    });
+  }
+
+  list(filter: CompletionFilter = {}): Promise<CompletionRecord[]> {
+    return settle(() => {
+      const where: string[] = [];
+      const params: SQLInputValue[] = [];
+      const add = (clause: string, value: SQLInputValue | undefined) => {
+        if (value === undefined) return;
+        where.push(clause);
+        params.push(value);
+      };
+      add('document_id = ?', filter.documentId);
+      add('batch_id = ?', filter.batchId);
+      add('phase = ?', filter.phase);
+      add('occurred_at >= ?', filter.since);
+      add('occurred_at < ?', filter.until);
+      let sql = `SELECT record FROM completions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY occurred_at, completion_id`;
+      if (filter.limit !== undefined) {
+        sql += ' LIMIT ?';
+        params.push(filter.limit);
+      }
+      const rows = this.db.prepare(sql).all(...params) as { record: string }[];
+      return rows.map((r) => JSON.parse(r.record) as CompletionRecord);
+    });
+  }
+
+  aggregate(documentId: string, phase: string): Promise<PhaseAggregate | undefined> {
+    return settle(() => this.readAggregate(documentId, phase));
+  }
+
+  private readAggregate(documentId: string, phase: string): PhaseAggregate | undefined {
+    const row = this.db
+      .prepare('SELECT aggregate FROM completion_aggregates WHERE document_id = ? AND phase = ?')
+      .get(documentId, phase) as { aggregate: string } | undefined;
+    return row ? (JSON.parse(row.aggregate) as PhaseAggregate) : undefined;
+  }
+}
+
+/** Synchronous work surfaced as a promise, so callers see one async port for every adapter. */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * Batches end to end on the in-process bus (the same CloudEvents Eventarc delivers) with in-memory
+ * state and graph: accounting, the exactly-once phase trigger, the summary, dead letters and alerts,
+ * and the same final state when every event is delivered twice and out of order.
+ */
+import { RecordingAlerter } from '../../../shared/alerts/recording';
+import { parseConfig } from '../../../shared/config';
+import { toPubSubCloudEvent } from '../../../shared/events/codec';
+import type { PhaseCompletionEvent, PubSubCloudEvent } from '../../../shared/events/types';
+import { silentLogger } from '../../../shared/logging';
+import {
+  handlePhaseCompletion,
+  phaseTopic,
+  reconcile,
+  submitBatch,
+  type PhaseTrigger,
+} from '../../../shared/pipeline/orchestration';
+import { buildRuntime, type Runtime } from '../../../shared/runtime';
+import { InMemoryCompletionLedger } from '../../../shared/tracking/memory';
+import { MemoryGraphWriter } from '../../support/memory-graph-writer';
+
+const env = {
+  NEO4J_URI: 'bolt://127.0.0.1:1',
+  NEO4J_PASSWORD: 'unused-in-these-tests',
+  GRAPHMILL_MODE: 'local',
+  STATUS_STORE: 'memory',
+  COMPLETION_LEDGERS: 'memory',
+  EVENT_BUS: 'local',
+  GRAPHMILL_PHASES: 'ingest,review',
+  HTTPS_SOURCES: 'off',
+  CHUNK_SIZE: '60',
+  CHUNK_OVERLAP: '10',
+};
+
+interface Harness {
+  runtime: Runtime;
+  graph: MemoryGraphWriter;
+  alerter: RecordingAlerter;
+  triggers: PhaseTrigger[];
+}
+
+/** A runtime whose `review` phase is done by a worker that succeeds every unit it is given. */
+function harness(bus: { duplicate?: boolean; reorder?: boolean } = {}): Harness {
+  const graph = new MemoryGraphWriter();
+  const alerter = Object.assign(new RecordingAlerter(), { flush: () => Promise.resolve() });
+  let now = 1_800_000_000_000;
+  const runtime = buildRuntime(parseConfig(env), silentLogger, {
+    graph,
+    alerter,
+    clock: () => (now += 7),
+    sleep: () => Promise.resolve(),
+    bus,
+  });
+  const triggers: PhaseTrigger[] = [];
+  runtime.bus?.subscribe(phaseTopic('review'), async (event) => {
+    const trigger = JSON.parse(
+      Buffer.from(event.data?.message?.data ?? '', 'base64').toString('utf8'),
+    ) as PhaseTrigger;
+    // Like any consumer of an at-least-once topic, the worker drops a trigger it has already handled.
+    if (triggers.some((t) => t.idempotencyKey === trigger.idempotencyKey)) return;
+    triggers.push(trigger);
+    for (const unit of trigger.units) {
+      const done: PhaseCompletionEvent = {
+        eventId: `review-${trigger.batchId}-${unit}`,
+        batchId: trigger.batchId,
+        phase: 'review',
+        unit,
+        status: 'succeeded',
+        occurredAt: new Date(1_800_000_000_000).toISOString(),
+        correlationId: trigger.correlationId,
+      };
+      await runtime.publisher.publish('phase-completions', done, { idempotencyKey: done.eventId });
+    }
+  });
+  return { runtime, graph, alerter, triggers };
+}
+
+const BROKEN = ['doc-07', 'doc-23', 'doc-41'];
+async function registerFifty(runtime: Runtime): Promise<string[]> {
+  const ids = Array.from({ length: 50 }, (_, i) => `doc-${String(i).padStart(2, '0')}`);
+  for (const id of ids) {
+    // A NUL byte makes the content binary: a permanent failure.
+    const content = BROKEN.includes(id)
+      ? `binary\u0000${id}`
+      : `Document ${id}. It has two sentences.\n\nAnd a paragraph.`;
+    await runtime.pipeline.status.register({ id, source: 'inline:', content }, 0);
+  }
+  return ids;
+}
+
+async function finalState(h: Harness, ids: string[]) {
+  const statuses = await Promise.all(
+    ids.map(async (id) => [id, (await h.runtime.pipeline.status.get(id))?.status]),
+  );
+  const batch = await h.runtime.batches.get('batch-1');
+  const deadLetters = (await h.runtime.deadLetters.list()).map((d) => [
+    d.operation.kind === 'document' ? d.operation.documentId : d.id,
+    d.status,
+  ]);
+  const completions = (await h.runtime.ledgers.firestore.list({}))
+    .map((c) => `${c.documentId}/${c.phase}/${c.status}`)
+    .sort();
+  const analytics = (await h.runtime.ledgers.bigquery.list({}))
+    .map((c) => `${c.documentId}/${c.phase}/${c.status}`)
+    .sort();
+  const graph = [...h.graph.documents.entries()]
+    .map(([id, d]) => [id, d.version.chunkCount, d.version.contentHash])
+    .sort();
+  const { durationMs: _elapsed, ...summary } = batch?.summary ?? { durationMs: 0 };
+  return {
+    statuses,
+    summary,
+    batchStatus: batch?.status,
+    phases: batch?.phases.map((p) => ({
+      p,
+      s: batch.phaseStates[p]?.succeeded,
+      f: batch.phaseStates[p]?.failed,
+    })),
+    deadLetters: deadLetters.sort(),
+    completions,
+    analytics,
+    graph,
+    triggers: h.triggers.map((t) => [t.phase, [...t.units].sort()]),
+  };
+}
+
+it('a 50-document batch: every unit accounted for, next phase triggered once, summary written, 3 failures dead-lettered', async () => {
+  const h = harness();
+  const ids = await registerFifty(h.runtime);
+  await submitBatch(h.runtime.orchestration('cli'), { batchId: 'batch-1', documentIds: ids });
+  await h.runtime.bus?.drain();
+
+  const batch = await h.runtime.batches.get('batch-1');
+  expect(batch?.phaseStates['ingest']).toMatchObject({ expected: 50, succeeded: 47, failed: 3 });
+  expect(batch?.phaseStates['review']).toMatchObject({ expected: 50, succeeded: 47, failed: 3 });
+  expect(batch?.phaseStates['ingest']?.triggeredAt).toBeDefined();
+  expect(h.triggers).toHaveLength(1);
+  expect(h.triggers[0]).toMatchObject({
+    batchId: 'batch-1',
+    phase: 'review',
+    idempotencyKey: 'batch-1:review',
+  });
+  expect(h.triggers[0]?.units).toHaveLength(47);
+  expect(batch?.status).toBe('completed');
+  expect(batch?.summary).toMatchObject({ units: 50, succeeded: 47, failed: 3, failedUnits: BROKEN });
+
+  const failed = await h.runtime.pipeline.status.list({ status: 'failed' });
+  expect(failed.map((r) => r.id)).toEqual(BROKEN);
+  for (const r of failed) expect(r.error).toMatchObject({ code: 'unsupported_content', retryable: false });
+  expect(await h.runtime.pipeline.status.list({ status: 'completed' })).toHaveLength(47);
+  const dead = await h.runtime.deadLetters.list();
+  expect(dead.map((d) => (d.operation.kind === 'document' ? d.operation.documentId : '')).sort()).toEqual(
+    BROKEN,
+  );
+  expect(dead.every((d) => d.status === 'manual_review' && d.errorClass === 'permanent')).toBe(true);
+
+  const summaryAlerts = h.alerter.alerts.filter((a) => a.errorType === 'batch_units_failed');
+  expect(summaryAlerts).toHaveLength(1);
+  expect(summaryAlerts[0]).toMatchObject({ batchId: 'batch-1' });
+  // one alert per dead letter that needs a person, nothing else
+  expect(h.alerter.alerts.filter((a) => a.errorType === 'unsupported_content')).toHaveLength(3);
+  expect(h.alerter.alerts).toHaveLength(4);
+  await h.runtime.close();
+});
+
+it('every event delivered twice and out of order gives the same final state as a clean run', async () => {
+  const clean = harness();
+  const ids = await registerFifty(clean.runtime);
+  await submitBatch(clean.runtime.orchestration('cli'), { batchId: 'batch-1', documentIds: ids });
+  await clean.runtime.bus?.drain();
+  const expected = await finalState(clean, ids);
+  await clean.runtime.close();
+
+  const chaotic = harness({ duplicate: true, reorder: true });
+  await registerFifty(chaotic.runtime);
+  await submitBatch(chaotic.runtime.orchestration('cli'), { batchId: 'batch-1', documentIds: ids });
+  await chaotic.runtime.bus?.drain();
+  const stats = chaotic.runtime.bus?.stats();
+  expect(stats?.deliveries).toBeGreaterThanOrEqual(2 * (stats?.published ?? 0) - (stats?.unrouted ?? 0) * 2);
+  expect(await finalState(chaotic, ids)).toEqual(expected);
+  await chaotic.runtime.close();
+});
+
+it('20 concurrent completion events for the last units of a phase trigger the next phase exactly once', async () => {
+  const h = harness();
+  const units = Array.from({ length: 20 }, (_, i) => `u-${i}`);
+  for (const u of units)
+    await h.runtime.pipeline.status.register({ id: u, source: 'inline:', content: 'x' }, 0);
+  const deps = h.runtime.orchestration('phaseTransition');
+  await h.runtime.batches.create(
+    { id: 'b-20', units, phases: ['ingest', 'review'], deadline: Date.now() + 60_000 },
+    0,
+  );
+  const published: string[] = [];
+  const publisher = {
+    publish: (topic: string, _d: unknown, o: { idempotencyKey: string }) => {
+      published.push(`${topic}:${o.idempotencyKey}`);
+      return Promise.resolve('id');
+    },
+    close: () => Promise.resolve(),
+  };
+  const event = (unit: string): PubSubCloudEvent =>
+    toPubSubCloudEvent(
+      'phase-completions',
+      {
+        eventId: `e-${unit}`,
+        batchId: 'b-20',
+        phase: 'ingest',
+        unit,
+        status: 'succeeded',
+        occurredAt: new Date().toISOString(),
+        correlationId: 'c',
+      },
+      {},
+      { id: `m-${unit}`, time: new Date().toISOString() },
+    );
+  const results = await Promise.all(
+    units.map((u) => handlePhaseCompletion({ ...deps, publisher }, event(u))),
+  );
+  expect(results.filter((r) => r.phaseCompleted === 'ingest')).toHaveLength(1);
+  expect(published).toEqual(['phase-review:b-20:review']);
+  // redelivering any of them changes nothing
+  await handlePhaseCompletion({ ...deps, publisher }, event('u-3'));
+  expect(published).toHaveLength(1);
+  await h.runtime.close();
+});
+
+it('reconciliation repairs an injected gap in each direction and reports it', async () => {
+  const firestore = new InMemoryCompletionLedger();
+  const bigquery = new InMemoryCompletionLedger();
+  const base = { phase: 'ingest', status: 'succeeded' as const, occurredAt: 1000 };
+  await firestore.record({ ...base, completionId: 'both', documentId: 'a' });
+  await bigquery.record({ ...base, completionId: 'both', documentId: 'a' });
+  await firestore.record({ ...base, completionId: 'only-firestore', documentId: 'b' });
+  await bigquery.record({ ...base, completionId: 'only-bigquery', documentId: 'c' });
+  const passThrough = {
+    execute: <T>(fn: (s: AbortSignal) => Promise<T>) => fn(new AbortController().signal),
+  };
+  const deps = {
+    firestore,
+    bigquery,
+    firestorePolicy: passThrough,
+    bigqueryPolicy: passThrough,
+    logger: silentLogger,
+  };
+  const report = await reconcile(deps, { since: 0, until: 10_000 });
+  expect(report).toMatchObject({
+    firestoreRecords: 2,
+    bigqueryRecords: 2,
+    repairedInFirestore: ['only-bigquery'],
+    repairedInBigquery: ['only-firestore'],
+    failed: [],
+  });
+  expect((await firestore.list()).map((r) => r.completionId).sort()).toEqual([
+    'both',
+    'only-bigquery',
+    'only-firestore',
+  ]);
+  expect((await bigquery.list()).map((r) => r.completionId).sort()).toEqual([
+    'both',
+    'only-bigquery',
+    'only-firestore',
+  ]);
+  const again = await reconcile(deps, { since: 0, until: 10_000 });
+  expect(again.repairedInFirestore).toEqual([]);
+  expect(again.repairedInBigquery).toEqual([]);
+});
