@@ -66,7 +66,8 @@ export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
       maxConnectionLifetime: settings.maxConnectionLifetimeMs,
       maxTransactionRetryTime: settings.maxTransactionRetryTimeMs,
       disableLosslessIntegers: true,
-      userAgent: 'graphmill',
+      // Names the instance in the server's `dbms.listConnections()`, so operators can tell who holds what.
+      userAgent: `graphmill (pid ${process.pid})`,
     });
     try {
       const verify = () =>

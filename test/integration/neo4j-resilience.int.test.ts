@@ -25,7 +25,8 @@ const POOL = 4;
 
 async function graphmillConnections(admin: Driver): Promise<number> {
   const res = await admin.executeQuery(
-    "CALL dbms.listConnections() YIELD connector, userAgent WHERE connector = 'bolt' AND userAgent STARTS WITH 'graphmill' RETURN count(*) AS n",
+    "CALL dbms.listConnections() YIELD connector, userAgent WHERE connector = 'bolt' AND userAgent = $agent RETURN count(*) AS n",
+    { agent: `graphmill (pid ${process.pid})` },
   );
   return res.records[0]?.get('n') as number;
 }
@@ -187,7 +188,8 @@ describe('a Neo4j of its own: outage, recovery and password rotation', () => {
       password = newPassword;
       // Existing connections stay authenticated; drop them so the next call must log in again.
       await admin.executeQuery(
-        "CALL dbms.listConnections() YIELD connectionId, userAgent WHERE userAgent STARTS WITH 'graphmill' WITH collect(connectionId) AS ids CALL dbms.killConnections(ids) YIELD connectionId RETURN count(*)",
+        "CALL dbms.listConnections() YIELD connectionId, userAgent WHERE userAgent = $agent WITH collect(connectionId) AS ids CALL dbms.killConnections(ids) YIELD connectionId RETURN count(*)",
+        { agent: `graphmill (pid ${process.pid})` },
       );
       const after = await f.post({ document_id: 'rotation-doc', action: 'reprocess_document' });
       expect(after.status).toBe(200);
