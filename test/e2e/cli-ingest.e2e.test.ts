@@ -218,3 +218,74 @@ it('rejects bad options with a usage error and touches nothing', async () => {
   );
   expect(overlap.code).not.toBe(0);
 });
+
+it('ingest --batch runs the event pipeline on the in-process bus; status --batch and dlq show the outcome', async () => {
+  const names = Array.from({ length: 6 }, (_, i) => `e2e-${run}-batch-${i}.txt`);
+  names.forEach((n, i) =>
+    writeFileSync(join(dir, n), `Batch document ${i}. It is short.\n\nBut it has two paragraphs.`),
+  );
+  const broken = `e2e-${run}-batch-broken.bin`;
+  writeFileSync(join(dir, broken), Buffer.from([0xff, 0xfe, 0x00, 0x01]));
+  const stateDir = join(dir, 'state-batch');
+  const batchId = `e2e-${run}-batch`;
+
+  const res = await runCli(
+    ['ingest', ...names, broken, '--batch', batchId, '--json', '--state-dir', stateDir],
+    { cwd: dir },
+  );
+  expect(res.code).toBe(1);
+  const out = JSON.parse(res.stdout) as {
+    documents: Summary[];
+    batch: { status: string; phases: { phase: string; succeeded: number; failed: number }[] };
+  };
+  expect(out.documents.filter((d) => d.status === 'completed')).toHaveLength(6);
+  expect(out.documents.find((d) => d.documentId === broken)).toMatchObject({
+    status: 'failed',
+    error: { code: 'unsupported_content' },
+  });
+  expect(out.batch).toMatchObject({
+    status: 'completed',
+    phases: [{ phase: 'ingest', succeeded: 6, failed: 1 }],
+  });
+  for (const n of names) {
+    expect(graphProblems(await inspectDocument(driver, n), readFileSync(join(dir, n), 'utf8'), 120)).toEqual(
+      [],
+    );
+  }
+
+  const status = await runCli(['status', '--batch', batchId, '--json', '--state-dir', stateDir], {
+    cwd: dir,
+  });
+  const view = JSON.parse(status.stdout) as {
+    documents: { documentId: string; status: string }[];
+    summary: { failed: number };
+  };
+  expect(view.documents).toHaveLength(7);
+  expect(view.summary).toMatchObject({ failed: 1, succeeded: 6 });
+
+  const dlq = await runCli(['dlq', 'list', '--json', '--state-dir', stateDir], { cwd: dir });
+  const entries = (
+    JSON.parse(dlq.stdout) as {
+      deadLetters: { id: string; status: string; operation: { documentId: string } }[];
+    }
+  ).deadLetters;
+  expect(entries).toEqual([
+    expect.objectContaining({
+      status: 'manual_review',
+      operation: expect.objectContaining({ documentId: broken }),
+    }),
+  ]);
+  const resolved = await runCli(['dlq', 'resolve', entries[0]?.id ?? '', '--state-dir', stateDir], {
+    cwd: dir,
+  });
+  expect(resolved.code).toBe(0);
+  const after = await runCli(['dlq', 'list', '--json', '--state-dir', stateDir], { cwd: dir });
+  expect(JSON.parse(after.stdout).deadLetters).toEqual([]);
+
+  const reconcile = await runCli(['reconcile', '--json', '--state-dir', stateDir], { cwd: dir });
+  expect(JSON.parse(reconcile.stdout)).toMatchObject({
+    repairedInFirestore: [],
+    repairedInBigquery: [],
+    failed: [],
+  });
+});
