@@ -614,6 +614,8 @@ export interface ReconcileReport {
   readonly until: string;
   readonly firestoreRecords: number;
   readonly bigqueryRecords: number;
+  /** Whether the analytics ledger's aggregate table was refreshed (BigQuery's MERGE). */
+  readonly aggregatesRefreshed: boolean;
   /** Completion ids copied from BigQuery into Firestore. */
   readonly repairedInFirestore: readonly string[];
   /** Completion ids copied from Firestore into BigQuery. */
@@ -656,8 +658,24 @@ export async function reconcile(
     inFirestore.filter((r) => !bqIds.has(r.completionId)),
     'bigquery',
   );
+  // Last, so the aggregate includes what was just repaired.
+  let aggregatesRefreshed = false;
+  if (deps.bigquery.refreshAggregates) {
+    try {
+      const refresh = deps.bigquery.refreshAggregates.bind(deps.bigquery);
+      await deps.bigqueryPolicy.execute(() => refresh({ since: window.since }));
+      aggregatesRefreshed = true;
+    } catch (err) {
+      failed.push({
+        completionId: '*',
+        target: 'bigquery',
+        error: `aggregate refresh: ${toGraphmillError(err).message}`,
+      });
+    }
+  }
   const report: ReconcileReport = {
     since: new Date(window.since).toISOString(),
+    aggregatesRefreshed,
     until: new Date(window.until).toISOString(),
     firestoreRecords: inFirestore.length,
     bigqueryRecords: inBigquery.length,

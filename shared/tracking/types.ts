@@ -54,4 +54,9 @@ export interface CompletionLedger {
   /** Ordered by occurredAt, then completionId. */
   list(filter?: CompletionFilter): Promise<CompletionRecord[]>;
   aggregate(documentId: string, phase: string): Promise<PhaseAggregate | undefined>;
+  /**
+   * Folds everything recorded since `since` into a stored aggregate table, for ledgers that maintain one
+   * in batches (BigQuery's MERGE into `document_status`); the reconciliation job calls it.
+   */
+  refreshAggregates?(options: { readonly since: number }): Promise<unknown>;
 }

@@ -264,4 +264,14 @@ it('reconciliation repairs an injected gap in each direction and reports it', as
   const again = await reconcile(deps, { since: 0, until: 10_000 });
   expect(again.repairedInFirestore).toEqual([]);
   expect(again.repairedInBigquery).toEqual([]);
+  expect(again.aggregatesRefreshed).toBe(false);
+
+  // A ledger with a batch-maintained aggregate (BigQuery) is refreshed over the same window, after repairs.
+  const refreshed: number[] = [];
+  const withAggregates = Object.assign(bigquery, {
+    refreshAggregates: ({ since }: { since: number }) => Promise.resolve(void refreshed.push(since)),
+  });
+  const third = await reconcile({ ...deps, bigquery: withAggregates }, { since: 5, until: 10_000 });
+  expect(third.aggregatesRefreshed).toBe(true);
+  expect(refreshed).toEqual([5]);
 });
