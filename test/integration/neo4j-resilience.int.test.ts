@@ -188,7 +188,7 @@ describe('a Neo4j of its own: outage, recovery and password rotation', () => {
       password = newPassword;
       // Existing connections stay authenticated; drop them so the next call must log in again.
       await admin.executeQuery(
-        "CALL dbms.listConnections() YIELD connectionId, userAgent WHERE userAgent = $agent WITH collect(connectionId) AS ids CALL dbms.killConnections(ids) YIELD connectionId RETURN count(*)",
+        'CALL dbms.listConnections() YIELD connectionId, userAgent WHERE userAgent = $agent WITH collect(connectionId) AS ids CALL dbms.killConnections(ids) YIELD connectionId RETURN count(*)',
         { agent: `graphmill (pid ${process.pid})` },
       );
       const after = await f.post({ document_id: 'rotation-doc', action: 'reprocess_document' });
