@@ -1,3 +1,4 @@
+import { CONFIG_VARIABLES, parseConfig } from '../../../shared/config';
 /**
  * infrastructure/deploy.sh against the fake gcloud: every function's flags, the wiring after a
  * deploy, dry run == real run, and the refusals (unknown function, dirty tree, missing NEO4J_URI).
@@ -169,6 +170,26 @@ describe('deploy.sh: first deploy of every function', () => {
       FUNCTION_TIMEOUT_SECONDS: EXPECTED[name].timeout.replace(/s$/, ''),
     });
   });
+
+  it.each(FUNCTION_NAMES)(
+    '%s: the deployed environment is a valid graphmill configuration on Cloud Run',
+    (name) => {
+      const env = { ...envVarsOf(deploys.get(name) ?? ''), K_SERVICE: name.toLowerCase() };
+      for (const key of Object.keys(env)) expect(CONFIG_VARIABLES).toContain(key);
+      const config = parseConfig(env);
+      expect(config).toMatchObject({
+        mode: 'gcp',
+        secrets: {
+          backend: 'secret-manager',
+          neo4jPasswordSecret: 'neo4j-password',
+          slackWebhookSecret: 'slack-webhook-url',
+        },
+        adapters: { statusStore: 'firestore', completionLedgers: 'gcp', eventBus: 'pubsub' },
+        log: { format: 'json' },
+      });
+      expect(config.leaseMs).toBeGreaterThan(Number(EXPECTED[name].timeout.replace(/s$/, '')) * 1000);
+    },
+  );
 
   it('passes secret names, never secret values: no --set-secrets, no password in the environment', () => {
     for (const call of deploys.values()) {
