@@ -48,3 +48,22 @@ export function fileDocument(path: string, root: string, batchId?: string): NewD
     ...(batchId !== undefined ? { batchId } : {}),
   };
 }
+
+const REMOTE = /^(https|gs):\/\//i;
+
+/** Arguments that name remote documents (`https://...`, `gs://bucket/object`) rather than local paths. */
+export const isRemoteSource = (arg: string): boolean => REMOTE.test(arg);
+
+/**
+ * A document for a remote source: its id is the URL without the scheme, with characters a document id
+ * cannot hold replaced by `_` (query strings included, so two URLs differing only there stay distinct).
+ */
+export function remoteDocument(url: string, batchId?: string): NewDocument {
+  const parsed = new URL(url);
+  const id = `${parsed.host}${parsed.pathname}${parsed.search}`
+    .replace(/[^A-Za-z0-9._:@/-]/g, '_')
+    .replace(/^\/+/, '')
+    .slice(0, 256);
+  const title = decodeURIComponent(parsed.pathname.split('/').filter(Boolean).at(-1) ?? parsed.host);
+  return { id, source: parsed.href, title, ...(batchId !== undefined ? { batchId } : {}) };
+}

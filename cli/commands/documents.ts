@@ -9,7 +9,7 @@ import type { Runtime } from '../../shared/runtime';
 import type { DocumentRecord } from '../../shared/status';
 import type { CliContext, CommonOptions } from '../context';
 import { nonNegativeInt } from '../context';
-import { commonRoot, expandPaths, fileDocument } from '../files';
+import { commonRoot, expandPaths, fileDocument, isRemoteSource, remoteDocument } from '../files';
 
 export interface DocumentSummary {
   documentId: string;
@@ -20,11 +20,17 @@ export interface DocumentSummary {
   error?: { code: string; message: string };
 }
 
-async function resolveDocuments(ctx: CliContext, paths: string[], batchId?: string) {
-  const files = await expandPaths(paths, ctx.io.cwd);
-  if (files.length === 0) throw badRequest('no files found in the given paths');
+/** Local files and directories, plus https:// and gs:// URLs (read later through the guarded sources). */
+async function resolveDocuments(ctx: CliContext, args: string[], batchId?: string) {
+  const remote = args.filter(isRemoteSource);
+  const paths = args.filter((a) => !isRemoteSource(a));
+  const files = paths.length > 0 ? await expandPaths(paths, ctx.io.cwd) : [];
+  if (files.length === 0 && remote.length === 0) throw badRequest('no files found in the given paths');
   const root = commonRoot(files, ctx.io.cwd);
-  const docs = files.map((f) => fileDocument(f, root, batchId));
+  const docs = [
+    ...files.map((f) => fileDocument(f, root, batchId)),
+    ...remote.map((u) => remoteDocument(u, batchId)),
+  ];
   for (const d of docs) {
     if (!DOCUMENT_ID_PATTERN.test(d.id)) {
       throw badRequest(`cannot derive a valid document id from ${d.source} ("${d.id}")`);
@@ -45,7 +51,7 @@ const summaryOf = (r: DocumentRecord): DocumentSummary => ({
 export function registerCommand(ctx: CliContext, common: (c: Command) => Command): Command {
   return common(new Command('register'))
     .description('record documents without processing them')
-    .argument('<files...>', 'files or directories')
+    .argument('<sources...>', 'files, directories, https:// or gs:// URLs')
     .action(async (paths: string[], opts: CommonOptions) => {
       const { docs, root } = await resolveDocuments(ctx, paths);
       const runtime = ctx.open(opts, { GRAPHMILL_FILE_ROOT: root });
@@ -72,7 +78,7 @@ interface IngestOptions extends CommonOptions {
 export function ingestCommand(ctx: CliContext, common: (c: Command) => Command): Command {
   return common(new Command('ingest'))
     .description('register documents, then process them (chunk and write to Neo4j)')
-    .argument('<paths...>', 'files or directories')
+    .argument('<sources...>', 'files, directories, https:// or gs:// URLs')
     .option('--concurrency <n>', 'documents processed at once', nonNegativeInt('--concurrency'), 4)
     .option('--reprocess', 'rewrite documents even when unchanged')
     .option('--batch <name>', 'submit the documents as a batch through the event pipeline')

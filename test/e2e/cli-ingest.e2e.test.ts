@@ -289,3 +289,36 @@ it('ingest --batch runs the event pipeline on the in-process bus; status --batch
     failed: [],
   });
 });
+
+it('register and ingest take https:// and gs:// sources, fetched through the guarded sources', async () => {
+  const stateDir = join(dir, 'state-remote');
+  const reg = await runCli(
+    [
+      'register',
+      'https://docs.example.test/guide/intro.md?v=2',
+      'gs://acme-docs/reports/q3 summary.txt',
+      '--json',
+      '--state-dir',
+      stateDir,
+    ],
+    { cwd: dir },
+  );
+  expect(reg.code).toBe(0);
+  expect(JSON.parse(reg.stdout).documents).toEqual([
+    expect.objectContaining({
+      documentId: 'docs.example.test/guide/intro.md_v_2',
+      source: 'https://docs.example.test/guide/intro.md?v=2',
+      status: 'pending',
+    }),
+    expect.objectContaining({
+      documentId: 'acme-docs/reports/q3_20summary.txt',
+      source: 'gs://acme-docs/reports/q3%20summary.txt',
+      status: 'pending',
+    }),
+  ]);
+  // A loopback target is refused by the https source's address policy before any connection.
+  const res = await ingest(stateDir, ['https://127.0.0.1:1/secret.txt']);
+  expect(res.code).toBe(1);
+  expect(res.documents[0]).toMatchObject({ status: 'failed', error: { code: 'source_forbidden' } });
+  expect((await inspectDocument(driver, '127.0.0.1:1/secret.txt')).document).toBeUndefined();
+});
