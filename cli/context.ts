@@ -61,7 +61,7 @@ export function makeContext(io: CliIo, setExitCode: (code: number) => void): Cli
       };
       const config = parseConfig(env, io.cwd);
       const logger = makeLogger({ ...config.log, base: { function: 'cli' } });
-      return buildRuntime(config, logger);
+      return buildRuntime(config, logger, { functionName: 'cli' });
     },
   };
 }

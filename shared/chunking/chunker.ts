@@ -462,14 +462,20 @@ function overlapStart(
 
   let firstWord = -1;
   let firstSentence = -1;
-  for (let i = lo; i < end; i++) {
+  // Once a word start is known, a sentence start past the midpoint of [firstWord, end) would be rejected
+  // below anyway, so the scan stops there.
+  let limit = end;
+  for (let i = lo; i < limit; i++) {
     const k = cls(text, i);
     if (k & WS) {
       prevWs = true;
       continue;
     }
     if (prevWs || (state === CJK_END && (k & (CLOSER | TERMINAL)) === 0)) {
-      if (firstWord < 0) firstWord = i;
+      if (firstWord < 0) {
+        firstWord = i;
+        limit = Math.floor((end + firstWord) / 2) + 1;
+      }
       if (state !== 0) {
         firstSentence = i;
         break;

@@ -2,7 +2,12 @@ import neo4j, { type Driver } from 'neo4j-driver';
 import { dependencyUnavailable, isGraphmillError, type GraphmillError } from '../errors';
 import type { Logger } from '../logging';
 import type { Policy } from '../resilience';
-import { NEO4J_RETRY_AFTER_SECONDS, classifyNeo4jError, isNeo4jAuthError } from './errors';
+import {
+  NEO4J_RETRY_AFTER_SECONDS,
+  classifyNeo4jError,
+  isNeo4jAuthError,
+  isNeo4jConnectivityError,
+} from './errors';
 
 export interface Neo4jSettings {
   readonly uri: string;
@@ -130,8 +135,11 @@ export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
         return result;
       } catch (err) {
         if (!isNeo4jAuthError(err)) {
+          // Only a server that cannot be reached is an outage (logged and alerted once); a failing
+          // transaction is the caller's error to handle.
           const classified = classifyNeo4jError(err);
-          throw classified?.code === 'dependency_unavailable' ? report(classified) : err;
+          if (classified && isNeo4jConnectivityError(err)) throw report(classified);
+          throw classified ?? err;
         }
         deps.logger?.warn('neo4j rejected the credentials; reading the password secret again', {
           neo4jHost: host,

@@ -1,5 +1,5 @@
-import { Neo4jError, isRetryableError } from 'neo4j-driver';
-import { GraphmillError, dependencyUnavailable, isGraphmillError } from '../errors';
+import { Neo4jError, error as neo4jErrors, isRetryableError } from 'neo4j-driver';
+import { GraphmillError, contentTooLarge, dependencyUnavailable, isGraphmillError } from '../errors';
 
 export const NEO4J_AUTH_ERROR_CODES = [
   'Neo.ClientError.Security.Unauthorized',
@@ -7,6 +7,21 @@ export const NEO4J_AUTH_ERROR_CODES = [
   'Neo.ClientError.Security.CredentialsExpired',
   'Neo.ClientError.Security.TokenExpired',
 ] as const;
+
+/** Neo4j ran out of transaction memory: the same write fails again, however often it is retried. */
+export const NEO4J_MEMORY_ERROR_CODES = [
+  'Neo.TransientError.General.MemoryPoolOutOfMemoryError',
+  'Neo.TransientError.General.TransactionMemoryLimit',
+  'Neo.ClientError.General.TransactionOutOfMemoryError',
+] as const;
+
+/** The server cannot be reached at all (as opposed to refusing or failing one transaction). */
+export function isNeo4jConnectivityError(err: unknown): boolean {
+  return (
+    err instanceof Neo4jError &&
+    (err.code === neo4jErrors.SERVICE_UNAVAILABLE || err.code === neo4jErrors.SESSION_EXPIRED)
+  );
+}
 
 export function isNeo4jAuthError(err: unknown): boolean {
   return err instanceof Neo4jError && (NEO4J_AUTH_ERROR_CODES as readonly string[]).includes(err.code);
@@ -29,6 +44,12 @@ export function classifyNeo4jError(err: unknown): GraphmillError | undefined {
       retryAfterSeconds: NEO4J_RETRY_AFTER_SECONDS,
       details: { dependency: 'neo4j' },
     });
+  }
+  if ((NEO4J_MEMORY_ERROR_CODES as readonly string[]).includes(err.code)) {
+    return contentTooLarge(
+      "The document is too large for the Neo4j server's transaction memory; raise the server's memory limits or split the document",
+      { cause: err, details: { dependency: 'neo4j', neo4jCode: err.code } },
+    );
   }
   if (isRetryableError(err)) {
     return dependencyUnavailable(`Neo4j is unavailable (${err.code}); retry later`, {

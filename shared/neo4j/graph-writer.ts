@@ -73,6 +73,32 @@ ON CREATE SET d.generation = 0
 SET d.lockedAt = $now
 RETURN d.generation AS generation`;
 
+/**
+ * Replaces a document that fits in one batch, in one statement: lock the Document (creating it if new),
+ * delete every chunk it has (the visible generation and anything an interrupted run left), create the next
+ * generation with PART_OF, FIRST_CHUNK and NEXT_CHUNK, and update the document. Chunk ids follow chunkId().
+ */
+const REPLACE_SMALL_DOCUMENT = `
+MERGE (d:Document {id: $id})
+ON CREATE SET d.generation = 0
+SET d.lockedAt = $now
+WITH d, d.generation + 1 AS gen
+OPTIONAL MATCH (old:Chunk {documentId: $id})
+DETACH DELETE old
+WITH DISTINCT d, gen
+UNWIND $rows AS r
+CREATE (c:Chunk {id: $id + '#' + toString(gen) + '#' + toString(toInteger(r.index)), documentId: $id,
+                 index: toInteger(r.index), text: r.text, start: toInteger(r.start), end: toInteger(r.end),
+                 generation: gen})
+CREATE (c)-[:PART_OF]->(d)
+WITH d, gen, collect(c) AS cs
+FOREACH (i IN range(0, size(cs) - 2) |
+  FOREACH (a IN [cs[i]] | FOREACH (b IN [cs[i + 1]] | CREATE (a)-[:NEXT_CHUNK]->(b))))
+FOREACH (f IN cs[0..1] | CREATE (d)-[:FIRST_CHUNK]->(f))
+SET d += $props, d.generation = gen, d.chunkCount = size(cs)
+REMOVE d.lockedAt
+RETURN gen AS generation`;
+
 /** Creates one batch of chunks, chained with NEXT_CHUNK, continuing the chain from `$previousId`. */
 const CREATE_CHUNKS = `
 UNWIND $rows AS r
@@ -245,13 +271,6 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
 
     async writeDocument(meta, chunks, onProgress) {
       await ensureSchema();
-      const previous = await read(async (tx) => {
-        const res = await tx.run('MATCH (d:Document {id: $id}) RETURN d.generation AS generation', {
-          id: meta.id,
-        });
-        return Number(res.records[0]?.get('generation') ?? 0);
-      });
-      const generation = previous + 1;
       const iterator = chunks[Symbol.iterator]();
       const nextBatch = (): Chunk[] => {
         const batch: Chunk[] = [];
@@ -266,20 +285,39 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
       let batch = nextBatch();
       let following = nextBatch();
 
-      if (following.length === 0) {
-        // Small document: everything in one transaction.
-        const rows = toRows(meta.id, generation, batch);
+      if (following.length === 0 && batch.length > 0) {
+        // Small document: one statement in one transaction, no read before it (the statement takes the
+        // document's lock and reads the generation under it).
+        const res = await write((tx) =>
+          tx.run(REPLACE_SMALL_DOCUMENT, {
+            id: meta.id,
+            now: now(),
+            rows: batch.map((c) => ({ index: c.index, text: c.text, start: c.start, end: c.end })),
+            props: docProps(meta),
+          }),
+        );
+        const generation = Number(res.records[0]?.get('generation'));
+        await onProgress?.({ chunksWritten: batch.length, textOffset: batch.at(-1)?.end ?? 0 });
+        return { chunkCount: batch.length, generation };
+      }
+
+      const previous = await read(async (tx) => {
+        const res = await tx.run('MATCH (d:Document {id: $id}) RETURN d.generation AS generation', {
+          id: meta.id,
+        });
+        return Number(res.records[0]?.get('generation') ?? 0);
+      });
+      const generation = previous + 1;
+
+      if (batch.length === 0) {
+        // Empty document: a Document node with no chunks.
         await write(async (tx) => {
           await lockDocument(tx, meta.id, previous);
-          await tx.run(
-            'MATCH (c:Chunk {documentId: $documentId}) WHERE c.generation <> $keep DETACH DELETE c',
-            { documentId: meta.id, keep: previous },
-          );
-          await tx.run(CREATE_CHUNKS, { rows, documentId: meta.id, generation, previousId: null });
-          await flip(tx, meta, previous, generation, rows.length);
+          await tx.run('MATCH (c:Chunk {documentId: $documentId}) DETACH DELETE c', { documentId: meta.id });
+          await flip(tx, meta, previous, generation, 0);
         });
-        await onProgress?.({ chunksWritten: rows.length, textOffset: batch.at(-1)?.end ?? 0 });
-        return { chunkCount: rows.length, generation };
+        await onProgress?.({ chunksWritten: 0, textOffset: 0 });
+        return { chunkCount: 0, generation };
       }
 
       // Large document: stage the new generation unattached, then flip in one transaction.

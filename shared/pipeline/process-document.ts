@@ -96,7 +96,7 @@ export async function runDocument(deps: PipelineDeps, request: DocumentRequest):
     }
 
     await status.progress(record.id, runId, 'fetching', 0, clock());
-    const bytes = await timed('fetching', () =>
+    let bytes: Uint8Array | undefined = await timed('fetching', () =>
       deps.source.fetch(record, {
         maxBytes: deps.settings.maxDocumentBytes,
         ...(request.signal ? { signal: request.signal } : {}),
@@ -132,6 +132,8 @@ export async function runDocument(deps: PipelineDeps, request: DocumentRequest):
 
     stage = 'chunking';
     const text = decodeText(bytes);
+    // The text is all that is needed from here on; letting go of the bytes lowers the peak for large documents.
+    bytes = undefined;
     await status.progress(record.id, runId, 'chunking', 0, clock());
     const { chunkCount } = await timed('writing', async () => {
       let lastReported = -1;

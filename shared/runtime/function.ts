@@ -10,7 +10,7 @@ export function loadFunctionRuntime(
 ): Runtime {
   const config = parseConfig(env);
   const logger = makeLogger({ ...config.log, projectId: config.projectId, base: { function: functionName } });
-  const runtime = buildRuntime(config, logger, overrides);
+  const runtime = buildRuntime(config, logger, { functionName, ...overrides });
   // Cloud Run sends SIGTERM before stopping an instance: close the driver and flush alerts.
   process.once('SIGTERM', () => {
     void runtime.close();

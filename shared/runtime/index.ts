@@ -75,6 +75,8 @@ export interface Runtime {
 }
 
 export interface RuntimeOverrides {
+  /** The function (or `cli`) this runtime serves, named in alerts it raises itself. */
+  readonly functionName?: string;
   /** Where secrets are read (default: the configured backend); cached either way. */
   readonly secrets?: SecretStore;
   readonly clock?: Clock;
@@ -263,7 +265,7 @@ export function buildRuntime(config: Config, logger: Logger, overrides: RuntimeO
       void alerter.send({
         severity: 'critical',
         title: 'Neo4j is unreachable',
-        functionName: 'graphmill',
+        functionName: overrides.functionName ?? 'graphmill',
         errorType: e.code,
         message: e.message,
         dedupeKey: 'neo4j-unreachable',
