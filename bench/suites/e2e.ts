@@ -1,0 +1,268 @@
+/**
+ * 3. End to end: `graphmill ingest <dir> --json --state-dir <fresh dir>` on 1,000 generated documents
+ * (~10 MB: prose .txt, markdown .md, code .src), run as a child process of the built CLI (bin/graphmill.js)
+ * with the local SQLite state store and the benchmark's Neo4j. The time is the child's wall time, spawn to
+ * exit: what a user waits for, process start included (reported separately). Compared with the raw baseline
+ * writing the same chunks (graphmill's chunker at the CLI's defaults 1000/200) for the same document ids;
+ * the raw time is the write only.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { chunkText } from '../../functions/index';
+import { generateDocument, makeRng, type DocKind } from '../corpus';
+import { benchDriver, cleanBenchData, countBenchGraph, defaultConfig, neo4jEnv } from '../neo4j';
+import { fmt, fmtRatio, fmtSummary, type SuiteContext, type SuiteResult } from '../report';
+import { measure, nowMs, summarize, type Summary } from '../stats';
+import { chunkCount, makeGraphmillWriter, writeRaw, type BenchDocument } from '../writers';
+import { CHUNKING } from './chunker';
+import { RAW_OPTIONS, verifyGraph } from './writer';
+
+export const E2E_SEED = 31_337;
+const EXT: Record<DocKind, string> = { prose: 'txt', markdown: 'md', code: 'src' };
+
+export interface E2eFile {
+  readonly name: string;
+  readonly kind: DocKind;
+  readonly text: string;
+}
+
+/** `count` documents of log-uniform sizes in [5,000, 17,000] characters (mean ≈ 10 KB). */
+export function buildE2eFiles(prefix: string, count: number, seed = E2E_SEED): E2eFile[] {
+  const r = makeRng(seed);
+  const files: E2eFile[] = [];
+  for (let i = 0; i < count; i++) {
+    const roll = r.next();
+    const kind: DocKind = roll < 0.4 ? 'prose' : roll < 0.8 ? 'markdown' : 'code';
+    const size = Math.round(5000 * Math.pow(17000 / 5000, r.next()));
+    files.push({
+      name: `${prefix}${String(i).padStart(4, '0')}.${EXT[kind]}`,
+      kind,
+      text: generateDocument(r.int(0, 0xffffffff), kind, size),
+    });
+  }
+  return files;
+}
+
+interface ChildRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export function runChild(
+  command: string,
+  args: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<ChildRun> {
+  return new Promise((resolve, reject) => {
+    const t0 = nowMs();
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      resolve({
+        code,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        ms: nowMs() - t0,
+      });
+    });
+  });
+}
+
+interface IngestSummary {
+  documents: { documentId: string; status: string; chunkCount: number }[];
+}
+
+export async function runE2e(ctx: SuiteContext): Promise<SuiteResult> {
+  if (!ctx.neo4j) throw new Error('the e2e suite needs Neo4j');
+  const count = ctx.quick ? 100 : 1000;
+  const reps = ctx.reps ?? (ctx.quick ? 1 : 3);
+  const prefix = `bench-e2e-${ctx.runTag}-`;
+  const files = buildE2eFiles(prefix, count);
+  const dir = path.join(ctx.tmpDir, 'e2e-docs');
+  const warmDir = path.join(ctx.tmpDir, 'e2e-warm');
+  mkdirSync(dir, { recursive: true });
+  mkdirSync(warmDir, { recursive: true });
+  for (const f of files) writeFileSync(path.join(dir, f.name), f.text);
+  const warmFiles = files.slice(0, Math.max(1, Math.floor(count / 10)));
+  for (const f of warmFiles) writeFileSync(path.join(warmDir, f.name), f.text);
+  const bytes = files.reduce((n, f) => n + Buffer.byteLength(f.text, 'utf8'), 0);
+
+  // The same chunks for the raw baseline, with the ids the CLI derives (the file name under the common root).
+  const rawDocs: BenchDocument[] = files.map((f) => ({
+    meta: {
+      id: f.name,
+      title: f.name,
+      source: `file://${path.join(dir, f.name)}`,
+      contentHash: 'sha256:-',
+      ...CHUNKING,
+    },
+    chunks: chunkText(f.text, CHUNKING),
+  }));
+  const chunks = chunkCount(rawDocs);
+  ctx.log(
+    `e2e: ${count} documents, ${fmt(bytes / 1e6, 1)} MB, ${fmt(chunks)} chunks; ${reps} repetitions after 1 warm-up (${warmFiles.length} documents)`,
+  );
+
+  const bin = path.join(ctx.repoRoot, 'bin', 'graphmill.js');
+  const env: NodeJS.ProcessEnv = { ...process.env, ...neo4jEnv(ctx.neo4j), LOG_LEVEL: 'warning' };
+  const driver = benchDriver(ctx.neo4j);
+  // The schema must exist before the first timed run of either side.
+  const schema = makeGraphmillWriter(defaultConfig(ctx.neo4j));
+  try {
+    await schema.writer.ensureSchema();
+    await schema.close();
+    const clean = () => cleanBenchData(driver, prefix);
+
+    const probe = path.join(ctx.repoRoot, 'dist', 'bench', 'probe.js');
+    const serverCpu = ctx.neo4j.serverCpuMs;
+    interface Run {
+      ms: number;
+      clientCpuMs: number;
+      serverCpuMs: number | undefined;
+    }
+    const ingest = async (from: string, expected: number): Promise<Run> => {
+      await clean();
+      const stateDir = mkdtempSync(path.join(ctx.tmpDir, 'e2e-state-'));
+      const report = path.join(stateDir, 'probe.json');
+      const s0 = serverCpu?.();
+      const run = await runChild(
+        process.execPath,
+        ['--require', probe, bin, 'ingest', from, '--json', '--state-dir', stateDir],
+        {
+          cwd: ctx.repoRoot,
+          env: { ...env, BENCH_PROBE_OUT: report },
+        },
+      );
+      const s1 = serverCpu?.();
+      if (run.code !== 0)
+        throw new Error(`graphmill ingest exited with ${run.code}: ${run.stderr.slice(0, 2000)}`);
+      const { cpuMs } = JSON.parse(readFileSync(report, 'utf8')) as { cpuMs: number };
+      rmSync(stateDir, { recursive: true, force: true });
+      const summary = JSON.parse(run.stdout) as IngestSummary;
+      const completed = summary.documents.filter((d) => d.status === 'completed').length;
+      if (completed !== expected)
+        throw new Error(`graphmill ingest completed ${completed} of ${expected} documents`);
+      return {
+        ms: run.ms,
+        clientCpuMs: cpuMs,
+        serverCpuMs: s0 !== undefined && s1 !== undefined ? s1 - s0 : undefined,
+      };
+    };
+    const raw = async (set: readonly BenchDocument[]): Promise<Run> => {
+      await clean();
+      const m = await measure(() => writeRaw(driver, set, RAW_OPTIONS), serverCpu);
+      await verifyGraph(driver, prefix, set, 'raw');
+      return m;
+    };
+
+    await ingest(warmDir, warmFiles.length);
+    await raw(rawDocs.slice(0, warmFiles.length));
+    const eRuns: Run[] = [];
+    const rRuns: Run[] = [];
+    const cpuText = (r: Run): string =>
+      r.serverCpuMs === undefined
+        ? ''
+        : ` (CPU: Neo4j ${fmt(r.serverCpuMs)} ms, client ${fmt(r.clientCpuMs)} ms)`;
+    for (let rep = 0; rep < reps; rep++) {
+      const e = async () => {
+        const run = await ingest(dir, count);
+        eRuns.push(run);
+        const got = await countBenchGraph(driver, prefix);
+        if (got.chunks !== chunks)
+          throw new Error(`graphmill ingest wrote ${got.chunks} chunks, raw ${chunks}`);
+        ctx.log(`  ingest ${fmt((count / run.ms) * 1000, 1)} docs/s${cpuText(run)}`);
+      };
+      const r = async () => {
+        const run = await raw(rawDocs);
+        rRuns.push(run);
+        ctx.log(`  raw    ${fmt((count / run.ms) * 1000, 1)} docs/s${cpuText(run)}`);
+      };
+      if (rep % 2 === 0) {
+        await e();
+        await r();
+      } else {
+        await r();
+        await e();
+      }
+    }
+    const eTimes = eRuns.map((r) => r.ms);
+    const rTimes = rRuns.map((r) => r.ms);
+    const cpuPerDoc = (runs: readonly Run[], pick: (r: Run) => number | undefined): Summary | null => {
+      const xs = runs.map(pick).filter((x): x is number => x !== undefined);
+      return xs.length ? summarize(xs.map((x) => x / count)) : null;
+    };
+    const cpu = {
+      cli: {
+        serverMsPerDoc: cpuPerDoc(eRuns, (r) => r.serverCpuMs),
+        clientMsPerDoc: cpuPerDoc(eRuns, (r) => r.clientCpuMs),
+      },
+      raw: {
+        serverMsPerDoc: cpuPerDoc(rRuns, (r) => r.serverCpuMs),
+        clientMsPerDoc: cpuPerDoc(rRuns, (r) => r.clientCpuMs),
+      },
+    };
+    await clean();
+
+    // Process start and CLI module loading, for context: `graphmill --help` does nothing else.
+    const startup = summarize(
+      await (async () => {
+        const times: number[] = [];
+        for (let i = 0; i < 3; i++)
+          times.push((await runChild(process.execPath, [bin, '--help'], { cwd: ctx.repoRoot, env })).ms);
+        return times;
+      })(),
+    );
+
+    const e = summarize(eTimes.map((ms) => (count / ms) * 1000));
+    const r = summarize(rTimes.map((ms) => (count / ms) * 1000));
+    const ratio = e.median / r.median;
+    return {
+      suite: 'e2e',
+      rows: [
+        {
+          suite: 'e2e',
+          measure: `\`graphmill ingest\` ${fmt(count)} docs vs raw (docs/s)`,
+          graphmill: fmtSummary(e, 1),
+          peer: `raw ${fmtSummary(r, 1)}`,
+          ratio: fmtRatio(ratio),
+          target: '≥ 0.7×',
+          pass: ratio >= 0.7,
+          note:
+            `${fmt(bytes / 1e6, 1)} MB, ${fmt(chunks)} chunks; CLI process start ${fmt(startup.median)} ms included` +
+            (cpu.cli.serverMsPerDoc &&
+            cpu.raw.serverMsPerDoc &&
+            cpu.cli.clientMsPerDoc &&
+            cpu.raw.clientMsPerDoc
+              ? `; CPU ms per doc, Neo4j ${fmt(cpu.cli.serverMsPerDoc.median, 2)} vs ${fmt(cpu.raw.serverMsPerDoc.median, 2)}, client ${fmt(cpu.cli.clientMsPerDoc.median, 2)} vs ${fmt(cpu.raw.clientMsPerDoc.median, 2)}`
+              : ''),
+        },
+      ],
+      details: {
+        documents: count,
+        bytes,
+        chunks,
+        reps,
+        warmupDocuments: warmFiles.length,
+        cli: { concurrency: 'default (4)', wallMs: summarize(eTimes), docsPerSecond: e },
+        raw: { ...RAW_OPTIONS, writeMs: summarize(rTimes), docsPerSecond: r },
+        ratio,
+        cpu,
+        cliStartupMs: startup,
+      },
+    };
+  } finally {
+    await cleanBenchData(driver, prefix).catch(() => undefined);
+    await driver.close();
+  }
+}

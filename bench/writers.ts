@@ -1,0 +1,198 @@
+/**
+ * The three ways of writing the same lexical graph that the write-path benchmark compares:
+ * - graphmill: `makeNeo4jGraphWriter(...).writeDocument` per document, as the pipeline calls it;
+ * - raw: the fastest plain driver code for the same nodes, properties and relationships: one `UNWIND`
+ *   statement per large transaction of whole documents, several sessions in parallel, no locking, no
+ *   generations, no orchestration;
+ * - naive: one transaction per chunk, sequential (the pattern graphmill exists to avoid).
+ * All three produce the same graph (see docs/performance.md): Document {id, title, source, contentHash,
+ * chunkCount, chunkSize, chunkOverlap, generation: 1, updatedAt}, Chunk {id, documentId, index, text, start,
+ * end, generation: 1}, PART_OF, FIRST_CHUNK and NEXT_CHUNK, on the same constraints and indexes.
+ */
+import type { Driver } from 'neo4j-driver';
+import type { Chunk } from '../shared/chunking';
+import {
+  chunkId,
+  makeNeo4jGraphWriter,
+  type DocumentMeta,
+  type GraphWriter,
+} from '../shared/neo4j/graph-writer';
+import { makeNeo4jAccess, type Neo4jAccess } from '../shared/neo4j/access';
+import type { Config } from '../shared/config';
+import { forEachConcurrent } from './stats';
+
+export interface BenchDocument {
+  readonly meta: DocumentMeta;
+  readonly chunks: readonly Chunk[];
+}
+
+export const chunkCount = (docs: readonly BenchDocument[]): number =>
+  docs.reduce((n, d) => n + d.chunks.length, 0);
+
+// ---------------------------------------------------------------------------------------------------------
+// graphmill
+
+export interface GraphmillWriter {
+  readonly writer: GraphWriter;
+  readonly access: Neo4jAccess;
+  close(): Promise<void>;
+}
+
+/**
+ * The graph writer as the composition root wires it: one Neo4j access (driver settings from graphmill's
+ * configuration, i.e. its production defaults) and `makeNeo4jGraphWriter(access, { batchSize })` with the
+ * configured batch size unless `batchSize` is given (for sweeps).
+ */
+export function makeGraphmillWriter(
+  config: Config,
+  batchSize: number = config.writeBatchSize,
+): GraphmillWriter {
+  const password = config.neo4j.password ?? '';
+  const access = makeNeo4jAccess({
+    settings: config.neo4j,
+    password: { get: () => Promise.resolve(password), invalidate: () => undefined },
+  });
+  return { access, writer: makeNeo4jGraphWriter(access, { batchSize }), close: () => access.close() };
+}
+
+export async function writeWithGraphmill(
+  writer: GraphWriter,
+  docs: readonly BenchDocument[],
+  concurrency: number,
+): Promise<void> {
+  await forEachConcurrent(docs, concurrency, async (d) => {
+    const result = await writer.writeDocument(d.meta, d.chunks);
+    if (result.chunkCount !== d.chunks.length) {
+      throw new Error(
+        `graphmill wrote ${result.chunkCount} chunks for ${d.meta.id}, expected ${d.chunks.length}`,
+      );
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// raw baseline
+
+/** Documents, their chunks, PART_OF, FIRST_CHUNK and the NEXT_CHUNK chain, for many documents at once. */
+export const RAW_WRITE = `
+UNWIND $docs AS d
+CREATE (doc:Document {id: d.id, title: d.title, source: d.source, contentHash: d.contentHash,
+                      chunkCount: toInteger(d.chunkCount), chunkSize: toInteger(d.chunkSize),
+                      chunkOverlap: toInteger(d.chunkOverlap), generation: 1, updatedAt: d.updatedAt})
+WITH doc, d
+UNWIND d.chunks AS r
+CREATE (c:Chunk {id: r.id, documentId: d.id, index: toInteger(r.index), text: r.text,
+                 start: toInteger(r.start), end: toInteger(r.end), generation: 1})
+CREATE (c)-[:PART_OF]->(doc)
+WITH doc, collect(c) AS cs
+WITH doc, cs, cs[0] AS first
+CREATE (doc)-[:FIRST_CHUNK]->(first)
+WITH cs
+UNWIND range(0, size(cs) - 2) AS i
+WITH cs[i] AS a, cs[i + 1] AS b
+CREATE (a)-[:NEXT_CHUNK]->(b)`;
+
+export interface RawOptions {
+  /** Chunks per transaction (whole documents are grouped until this is reached). */
+  readonly chunksPerTx: number;
+  /** Sessions writing in parallel. */
+  readonly sessions: number;
+}
+
+export function rawParams(d: BenchDocument, updatedAt: string): Record<string, unknown> {
+  return {
+    id: d.meta.id,
+    title: d.meta.title ?? null,
+    source: d.meta.source,
+    contentHash: d.meta.contentHash,
+    chunkCount: d.chunks.length,
+    chunkSize: d.meta.chunkSize,
+    chunkOverlap: d.meta.chunkOverlap,
+    updatedAt,
+    chunks: d.chunks.map((c) => ({
+      id: chunkId(d.meta.id, 1, c.index),
+      index: c.index,
+      text: c.text,
+      start: c.start,
+      end: c.end,
+    })),
+  };
+}
+
+/** Groups whole documents into transactions of about `chunksPerTx` chunks. */
+export function groupDocuments(docs: readonly BenchDocument[], chunksPerTx: number): BenchDocument[][] {
+  const groups: BenchDocument[][] = [];
+  let current: BenchDocument[] = [];
+  let size = 0;
+  for (const d of docs) {
+    if (current.length > 0 && size + d.chunks.length > chunksPerTx) {
+      groups.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(d);
+    size += d.chunks.length;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+export async function writeRaw(
+  driver: Driver,
+  docs: readonly BenchDocument[],
+  options: RawOptions,
+): Promise<void> {
+  const updatedAt = new Date().toISOString();
+  const groups = groupDocuments(docs, options.chunksPerTx);
+  await forEachConcurrent(groups, options.sessions, async (group) => {
+    const session = driver.session();
+    try {
+      await session.executeWrite((tx) =>
+        tx.run(RAW_WRITE, { docs: group.map((d) => rawParams(d, updatedAt)) }),
+      );
+    } finally {
+      await session.close();
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// naive pattern
+
+/** One chunk, its document (merged), PART_OF, FIRST_CHUNK for the first chunk and NEXT_CHUNK from the previous. */
+export const NAIVE_WRITE = `
+MERGE (d:Document {id: $documentId})
+SET d.title = $title, d.source = $source, d.contentHash = $contentHash, d.chunkCount = toInteger($index) + 1,
+    d.chunkSize = toInteger($chunkSize), d.chunkOverlap = toInteger($chunkOverlap), d.generation = 1,
+    d.updatedAt = $updatedAt
+CREATE (c:Chunk {id: $id, documentId: $documentId, index: toInteger($index), text: $text,
+                 start: toInteger($start), end: toInteger($end), generation: 1})
+CREATE (c)-[:PART_OF]->(d)
+FOREACH (_ IN CASE WHEN $index = 0 THEN [1] ELSE [] END | CREATE (d)-[:FIRST_CHUNK]->(c))
+WITH c
+OPTIONAL MATCH (p:Chunk {id: $previousId})
+FOREACH (x IN CASE WHEN p IS NULL THEN [] ELSE [p] END | CREATE (x)-[:NEXT_CHUNK]->(c))`;
+
+/** `driver.executeQuery` (one managed transaction) per chunk, one after the other. */
+export async function writeNaive(driver: Driver, docs: readonly BenchDocument[]): Promise<void> {
+  const updatedAt = new Date().toISOString();
+  for (const d of docs) {
+    for (const c of d.chunks) {
+      await driver.executeQuery(NAIVE_WRITE, {
+        documentId: d.meta.id,
+        title: d.meta.title ?? null,
+        source: d.meta.source,
+        contentHash: d.meta.contentHash,
+        chunkSize: d.meta.chunkSize,
+        chunkOverlap: d.meta.chunkOverlap,
+        updatedAt,
+        id: chunkId(d.meta.id, 1, c.index),
+        index: c.index,
+        text: c.text,
+        start: c.start,
+        end: c.end,
+        previousId: c.index > 0 ? chunkId(d.meta.id, 1, c.index - 1) : null,
+      });
+    }
+  }
+}
