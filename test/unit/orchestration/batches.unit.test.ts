@@ -12,6 +12,7 @@ import {
   handlePhaseCompletion,
   phaseTopic,
   reconcile,
+  runWatchdog,
   submitBatch,
   type PhaseTrigger,
 } from '../../../shared/pipeline/orchestration';
@@ -274,4 +275,23 @@ it('reconciliation repairs an injected gap in each direction and reports it', as
   const third = await reconcile({ ...deps, bigquery: withAggregates }, { since: 5, until: 10_000 });
   expect(third.aggregatesRefreshed).toBe(true);
   expect(refreshed).toEqual([5]);
+});
+
+it('the watchdog alerts once per batch past its deadline, and marks it', async () => {
+  const h = harness();
+  const alerter = new RecordingAlerter();
+  let now = 1_000_000;
+  const deps = { ...h.runtime.orchestration('watchdog'), alerter, clock: () => now };
+  await h.runtime.batches.create({ id: 'late', units: ['x'], phases: ['ingest'], deadline: 2_000_000 }, now);
+  await h.runtime.batches.create(
+    { id: 'on-time', units: ['y'], phases: ['ingest'], deadline: 9_000_000 },
+    now,
+  );
+  expect(await runWatchdog(deps)).toEqual([]);
+  now = 2_000_001;
+  expect(await runWatchdog(deps)).toEqual(['late']);
+  expect(await runWatchdog(deps)).toEqual([]);
+  expect(alerter.alerts).toEqual([expect.objectContaining({ errorType: 'batch_overdue', batchId: 'late' })]);
+  expect((await h.runtime.batches.get('late'))?.overdueAlertedAt).toBe(2_000_001);
+  await h.runtime.close();
 });
