@@ -1,4 +1,4 @@
-import { open, realpath } from 'node:fs/promises';
+import { open, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentTooLarge, notFound, sourceForbidden } from '../errors';
@@ -30,6 +30,11 @@ export function makeFileSource(root: string): DocumentSource {
       const rel = relative(rootPath, real);
       if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
         throw sourceForbidden(`File for document ${record.id} is outside the configured file root`);
+      }
+      // Checked before open(): opening a FIFO would block until a writer appears, a directory cannot be read.
+      const info = await stat(real);
+      if (!info.isFile()) {
+        throw sourceForbidden(`Source of document ${record.id} is not a regular file`);
       }
       const handle = await open(real, 'r');
       try {

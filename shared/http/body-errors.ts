@@ -42,7 +42,26 @@ export function isBodyParserError(err: unknown): err is BodyParserError {
   );
 }
 
-export function bodyErrorToGraphmillError(err: BodyParserError): GraphmillError {
+/**
+ * Any 4xx error that reaches Express's final handler came from the middleware before the function
+ * (body-parser and the decompression it does): the request was at fault, whatever the error's shape.
+ */
+export function isRequestError(err: unknown): err is { status: number; type?: string } {
+  if (isBodyParserError(err)) return true;
+  const status =
+    typeof err === 'object' && err !== null
+      ? ((err as { status?: unknown; statusCode?: unknown }).status ??
+        (err as { statusCode?: unknown }).statusCode)
+      : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+export function bodyErrorToGraphmillError(err: { status?: number; type?: string }): GraphmillError {
+  if (err.type === undefined) {
+    if (err.status === 413) return contentTooLarge('Request body is too large');
+    if (err.status === 415) return unsupportedMediaType('Request body encoding is not supported');
+    return badRequest('Request body could not be read (corrupt or mis-declared content encoding?)');
+  }
   switch (err.type) {
     case 'entity.too.large':
       return contentTooLarge('Request body is too large');
@@ -74,7 +93,7 @@ export function installBodyErrorProblems(): void {
     }
     const fallback = finalhandler(req, res, { env: this.get('env') });
     original.call(this, req, res, (err?: unknown) => {
-      if (err !== undefined && isBodyParserError(err) && !res.headersSent) {
+      if (err !== undefined && isRequestError(err) && !res.headersSent) {
         sendProblem(res, bodyErrorToGraphmillError(err), req.url ?? '/', requestIdFrom(req.headers));
         return;
       }

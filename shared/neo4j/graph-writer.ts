@@ -11,6 +11,11 @@ export interface DocumentMeta {
   readonly contentHash: string;
   readonly chunkSize: number;
   readonly chunkOverlap: number;
+  /**
+   * Unique per pipeline run, stored on the Document with the generation it wrote: a transaction the driver
+   * retries after a lost COMMIT reply finds its own token and changes nothing.
+   */
+  readonly writeToken?: string;
 }
 
 /** What the graph currently holds for a document: the skip rule compares against it. */
@@ -71,7 +76,7 @@ const LOCK_DOCUMENT = `
 MERGE (d:Document {id: $id})
 ON CREATE SET d.generation = 0
 SET d.lockedAt = $now
-RETURN d.generation AS generation`;
+RETURN d.generation AS generation, d.writeToken AS writeToken`;
 
 /**
  * Replaces a document that fits in one batch, in one statement: lock the Document (creating it if new),
@@ -176,9 +181,21 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
     return schema;
   };
 
-  const lockDocument = async (tx: ManagedTransaction, id: string, expected: number): Promise<void> => {
+  /**
+   * Locks the Document and checks its generation. `alreadyWritten` means this very write (same token)
+   * has committed before: the driver retried a transaction whose COMMIT reached Neo4j but whose reply was
+   * lost, so the retry must change nothing.
+   */
+  const lockDocument = async (
+    tx: ManagedTransaction,
+    id: string,
+    expected: number | undefined,
+    token: string | undefined,
+  ): Promise<{ generation: number; alreadyWritten: boolean }> => {
     const res = await tx.run(LOCK_DOCUMENT, { id, now: now() });
     const generation = Number(res.records[0]?.get('generation') ?? 0);
+    const alreadyWritten = token !== undefined && res.records[0]?.get('writeToken') === token;
+    if (alreadyWritten || expected === undefined) return { generation, alreadyWritten };
     if (generation !== expected) {
       // Another run committed a generation since this one started: its lease must have expired.
       throw leaseLost(
@@ -188,6 +205,7 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
         },
       );
     }
+    return { generation, alreadyWritten };
   };
 
   const toRows = (documentId: string, generation: number, chunks: readonly Chunk[]): Row[] =>
@@ -205,6 +223,7 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
     contentHash: meta.contentHash,
     chunkSize: meta.chunkSize,
     chunkOverlap: meta.chunkOverlap,
+    writeToken: meta.writeToken ?? null,
     updatedAt: new Date(now()).toISOString(),
   });
 
@@ -215,7 +234,7 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
     generation: number,
     expectedCount: number,
   ): Promise<void> => {
-    await lockDocument(tx, meta.id, previous);
+    if ((await lockDocument(tx, meta.id, previous, meta.writeToken)).alreadyWritten) return;
     await tx.run(DELETE_GENERATION, { documentId: meta.id, generation: previous });
     const res = await tx.run(FLIP, {
       id: meta.id,
@@ -288,15 +307,19 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
       if (following.length === 0 && batch.length > 0) {
         // Small document: one statement in one transaction, no read before it (the statement takes the
         // document's lock and reads the generation under it).
-        const res = await write((tx) =>
-          tx.run(REPLACE_SMALL_DOCUMENT, {
+        const generation = await write(async (tx) => {
+          if (meta.writeToken !== undefined) {
+            const lock = await lockDocument(tx, meta.id, undefined, meta.writeToken);
+            if (lock.alreadyWritten) return lock.generation;
+          }
+          const res = await tx.run(REPLACE_SMALL_DOCUMENT, {
             id: meta.id,
             now: now(),
             rows: batch.map((c) => ({ index: c.index, text: c.text, start: c.start, end: c.end })),
             props: docProps(meta),
-          }),
-        );
-        const generation = Number(res.records[0]?.get('generation'));
+          });
+          return Number(res.records[0]?.get('generation'));
+        });
         await onProgress?.({ chunksWritten: batch.length, textOffset: batch.at(-1)?.end ?? 0 });
         return { chunkCount: batch.length, generation };
       }
@@ -312,7 +335,7 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
       if (batch.length === 0) {
         // Empty document: a Document node with no chunks.
         await write(async (tx) => {
-          await lockDocument(tx, meta.id, previous);
+          if ((await lockDocument(tx, meta.id, previous, meta.writeToken)).alreadyWritten) return;
           await tx.run('MATCH (c:Chunk {documentId: $documentId}) DETACH DELETE c', { documentId: meta.id });
           await flip(tx, meta, previous, generation, 0);
         });
@@ -326,7 +349,15 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
       let previousId: string | null = null;
       while (batch.length > 0) {
         const rows = toRows(meta.id, generation, batch);
-        await write((tx) => tx.run(CREATE_CHUNKS, { rows, documentId: meta.id, generation, previousId }));
+        await write(async (tx) => {
+          // A retry after a lost COMMIT reply finds its batch already there (leftovers of earlier runs were
+          // removed before staging began, so an existing first chunk can only be this run's).
+          const existing = await tx.run('MATCH (c:Chunk {id: $id}) RETURN count(c) AS n', {
+            id: rows[0]?.id,
+          });
+          if (Number(existing.records[0]?.get('n') ?? 0) > 0) return;
+          await tx.run(CREATE_CHUNKS, { rows, documentId: meta.id, generation, previousId });
+        });
         written += rows.length;
         previousId = rows.at(-1)?.id ?? previousId;
         await onProgress?.({ chunksWritten: written, textOffset: batch.at(-1)?.end ?? 0 });

@@ -144,6 +144,7 @@ export async function runDocument(deps: PipelineDeps, request: DocumentRequest):
           source: record.source,
           contentHash: hash,
           ...chunking,
+          writeToken: runId,
         },
         iterateChunks(text, chunking),
         async ({ textOffset }) => {

@@ -46,6 +46,7 @@ import {
 } from '../resilience';
 import { CachedSecretStore, EnvSecretStore, type SecretStore } from '../secrets';
 import { InMemoryStatusStore, type StatusStore } from '../status';
+import { withRetries } from '../status/retrying';
 import { makeCompletionTracker, type CompletionTracker } from '../tracking/tracker';
 import type { CompletionLedger } from '../tracking/types';
 import { InMemoryCompletionLedger } from '../tracking/memory';
@@ -294,7 +295,8 @@ export function buildRuntime(config: Config, logger: Logger, overrides: RuntimeO
   }
 
   const pipeline: PipelineDeps = {
-    status,
+    // Bounded retries around every state call (Firestore's preset: 5 attempts, 10 s; behind its breaker).
+    status: withRetries(status, policies.firestore),
     source: makeSourceRouter(sources),
     graph,
     clock,
@@ -328,26 +330,53 @@ export function buildRuntime(config: Config, logger: Logger, overrides: RuntimeO
           const { decodeIngestRequest } = require('../events/codec') as typeof import('../events/codec');
           const request = decodeIngestRequest(_event);
           const deps = orchestration('ingestEvent');
-          await markDeadLettered(deps, request.documentId, e);
-          await writeDeadLetter(
-            {
-              store: deadLetters,
-              alerter,
-              clock,
-              logger,
+          const op = {
+            kind: 'document' as const,
+            documentId: request.documentId,
+            action: request.action,
+            ...(request.batchId !== undefined ? { batchId: request.batchId } : {}),
+            ...(request.phase !== undefined ? { phase: request.phase } : {}),
+            ...(request.correlationId !== undefined ? { correlationId: request.correlationId } : {}),
+          };
+          // The dead letter first: it is what keeps the work from being lost. Marking the status is second
+          // and may fail on its own (the store may be what failed the deliveries).
+          try {
+            await writeDeadLetter(
+              {
+                store: deadLetters,
+                alerter,
+                clock,
+                logger,
+                functionName: 'ingestEvent',
+                schedule: dlqSchedule,
+              },
+              op,
+              e,
+            );
+          } catch (err) {
+            logger.critical('dead letter could not be written; the operation is only in this log entry', {
+              operation: op,
+              code: e.code,
+              error: toGraphmillError(err).message,
+            });
+            await alerter.send({
+              severity: 'critical',
+              title: 'A dead letter could not be written',
               functionName: 'ingestEvent',
-              schedule: dlqSchedule,
-            },
-            {
-              kind: 'document',
+              errorType: toGraphmillError(err).code,
+              message: `Document ${op.documentId} ran out of delivery attempts (${e.code}) and its dead letter was not stored`,
+              documentId: op.documentId,
+              ...(op.batchId !== undefined ? { batchId: op.batchId } : {}),
+            });
+          }
+          try {
+            await markDeadLettered(deps, request.documentId, e);
+          } catch (err) {
+            logger.warn('could not mark the document dead_lettered', {
               documentId: request.documentId,
-              action: request.action,
-              ...(request.batchId !== undefined ? { batchId: request.batchId } : {}),
-              ...(request.phase !== undefined ? { phase: request.phase } : {}),
-              ...(request.correlationId !== undefined ? { correlationId: request.correlationId } : {}),
-            },
-            e,
-          );
+              error: toGraphmillError(err).message,
+            });
+          }
         }
       },
     });
