@@ -33,42 +33,12 @@ import { GraphmillError } from '../../../shared/errors';
 import { makeRetry } from '../../../shared/resilience/policies';
 import { fixedRandom, makeFakeTime, type FakeTime } from '../../../shared/resilience/testing';
 import type { CompletionRecord } from '../../../shared/tracking/types';
+import { installLoopbackTripwire } from '../../support/loopback-tripwire';
 
 // ---------------------------------------------------------------------------------------------------------
 // Loopback only
 
-const tripped: string[] = [];
-let loopbackConnects = 0;
-const hostEnv = ((Buffer.constructor as FunctionConstructor)('return process') as () => NodeJS.Process)().env;
-const savedNoProxy = [hostEnv['NO_PROXY'], hostEnv['no_proxy']] as const;
-beforeAll(() => {
-  // teeny-request would send through HTTP(S)_PROXY if the environment had one; never for loopback.
-  hostEnv['NO_PROXY'] = hostEnv['no_proxy'] = '127.0.0.1';
-  const connect = net.Socket.prototype.connect;
-  jest.spyOn(net.Socket.prototype, 'connect').mockImplementation(function (
-    this: net.Socket,
-    ...args: unknown[]
-  ) {
-    const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
-    const host = typeof first === 'object' && first !== null ? (first as { host?: string }).host : undefined;
-    if (host !== '127.0.0.1') {
-      tripped.push(String(host));
-      throw new Error(`tripwire: connect to ${String(host)} refused in tests`);
-    }
-    loopbackConnects++;
-    return (connect as (...a: unknown[]) => net.Socket).apply(this, args);
-  });
-});
-afterAll(() => {
-  jest.restoreAllMocks();
-  const restore = (key: string, value: string | undefined): void => {
-    if (value === undefined) delete hostEnv[key];
-    else hostEnv[key] = value;
-  };
-  restore('NO_PROXY', savedNoProxy[0]);
-  restore('no_proxy', savedNoProxy[1]);
-});
-afterEach(() => expect(tripped.splice(0)).toEqual([]));
+const tripwire = installLoopbackTripwire();
 
 // ---------------------------------------------------------------------------------------------------------
 // The fake BigQuery REST API
@@ -230,7 +200,7 @@ describe('record', () => {
   it('streams one row with insertId = completionId, strict about the schema', async () => {
     await ledger().record(completion);
     expect(seen).toHaveLength(1); // no MERGE per record: aggregates are refreshed in batches
-    expect(loopbackConnects).toBeGreaterThan(0); // the tripwire sits on the client's real path
+    expect(tripwire.loopbackConnects()).toBeGreaterThan(0); // the tripwire sits on the client's real path
     const [insert] = seen;
     expect(insert?.method).toBe('POST');
     expect(insert?.path).toBe(INSERT_PATH);

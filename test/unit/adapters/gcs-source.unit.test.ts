@@ -18,7 +18,6 @@ jest.mock('teeny-request', () => {
 
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { CRC32C } from '@google-cloud/storage';
@@ -31,41 +30,12 @@ import { GraphmillError } from '../../../shared/errors';
 import { makeRetry } from '../../../shared/resilience/policies';
 import { fixedRandom, makeFakeTime } from '../../../shared/resilience/testing';
 import type { DocumentRecord } from '../../../shared/status/types';
+import { installLoopbackTripwire } from '../../support/loopback-tripwire';
 
 // ---------------------------------------------------------------------------------------------------------
 // Loopback only: no proxy, and a tripwire that fails the suite if anything dials another address.
 
-const tripped: string[] = [];
-let loopbackConnects = 0;
-const hostEnv = ((Buffer.constructor as FunctionConstructor)('return process') as () => NodeJS.Process)().env;
-const savedNoProxy = [hostEnv['NO_PROXY'], hostEnv['no_proxy']] as const;
-beforeAll(() => {
-  hostEnv['NO_PROXY'] = hostEnv['no_proxy'] = '127.0.0.1';
-  const connect = net.Socket.prototype.connect;
-  jest.spyOn(net.Socket.prototype, 'connect').mockImplementation(function (
-    this: net.Socket,
-    ...args: unknown[]
-  ) {
-    const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
-    const host = typeof first === 'object' && first !== null ? (first as { host?: string }).host : undefined;
-    if (host !== '127.0.0.1') {
-      tripped.push(String(host));
-      throw new Error(`tripwire: connect to ${String(host)} refused in tests`);
-    }
-    loopbackConnects++;
-    return (connect as (...a: unknown[]) => net.Socket).apply(this, args);
-  });
-});
-afterAll(() => {
-  jest.restoreAllMocks();
-  const restore = (key: string, value: string | undefined): void => {
-    if (value === undefined) delete hostEnv[key];
-    else hostEnv[key] = value;
-  };
-  restore('NO_PROXY', savedNoProxy[0]);
-  restore('no_proxy', savedNoProxy[1]);
-});
-afterEach(() => expect(tripped.splice(0)).toEqual([]));
+const tripwire = installLoopbackTripwire();
 
 // ---------------------------------------------------------------------------------------------------------
 // A fake Cloud Storage JSON API
@@ -225,7 +195,7 @@ const media = (): SeenRequest[] => seen.filter((r) => r.query.get('alt') === 'me
 it('reads an object: metadata first, then the media download pinned to that generation', async () => {
   const bytes = await source().fetch(record('gs://docs/small.txt'), { maxBytes: 1000 });
   expect(Buffer.from(bytes).toString()).toBe('hello world');
-  expect(loopbackConnects).toBeGreaterThan(0); // the tripwire sits on the client's real path
+  expect(tripwire.loopbackConnects()).toBeGreaterThan(0); // the tripwire sits on the client's real path
   expect(seen.map((r) => [r.method, r.path, r.query.get('alt')])).toEqual([
     ['GET', '/storage/v1/b/docs/o/small.txt', null],
     ['GET', '/storage/v1/b/docs/o/small.txt', 'media'],
