@@ -119,10 +119,55 @@ export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
     return current;
   };
 
-  const reset = async (): Promise<void> => {
+  /** Work in flight per driver: a retired driver is closed only once nothing uses it any more. */
+  const users = new Map<Driver, number>();
+  const retired = new Set<Driver>();
+  const release = (d: Driver): void => {
+    const n = (users.get(d) ?? 1) - 1;
+    if (n > 0) {
+      users.set(d, n);
+      return;
+    }
+    users.delete(d);
+    if (retired.delete(d)) void d.close().catch(() => undefined);
+  };
+
+  /**
+   * Replaces the driver after a credentials failure: the next call builds a new one with the password read
+   * again. Only the first caller that saw `failed` rebuilds (the others just use the new driver), and the
+   * old driver is closed when the work still running on it has finished, not under it.
+   */
+  const retire = async (failed: Driver): Promise<void> => {
+    const d = current ? await current.catch(() => undefined) : undefined;
+    if (d !== failed) return; // someone else already replaced it
+    current = undefined;
+    deps.password.invalidate();
+    if (users.has(failed)) retired.add(failed);
+    else await failed.close().catch(() => undefined);
+  };
+
+  const runWith = async <T>(work: (driver: Driver) => Promise<T>): Promise<{ driver: Driver; result: T }> => {
+    const d = await driver();
+    users.set(d, (users.get(d) ?? 0) + 1);
+    try {
+      return { driver: d, result: await work(d) };
+    } catch (err) {
+      throw Object.assign(new DriverFailure(err), { driver: d });
+    } finally {
+      release(d);
+    }
+  };
+
+  const closeAll = async (): Promise<void> => {
     const d = current;
     current = undefined;
-    if (d) await (await d.catch(() => undefined))?.close();
+    const built = d ? await d.catch(() => undefined) : undefined;
+    await Promise.all(
+      [built, ...retired]
+        .filter((x): x is Driver => x !== undefined)
+        .map((x) => x.close().catch(() => undefined)),
+    );
+    retired.clear();
   };
 
   return {
@@ -130,10 +175,11 @@ export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
     driver,
     async withDriver(work) {
       try {
-        const result = await work(await driver());
+        const { result } = await runWith(work);
         recovered();
         return result;
-      } catch (err) {
+      } catch (failure) {
+        const err = failure instanceof DriverFailure ? failure.cause : failure;
         if (!isNeo4jAuthError(err)) {
           // Only a server that cannot be reached is an outage (logged and alerted once); a failing
           // transaction is the caller's error to handle.
@@ -144,12 +190,13 @@ export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
         deps.logger?.warn('neo4j rejected the credentials; reading the password secret again', {
           neo4jHost: host,
         });
-        deps.password.invalidate();
-        await reset();
+        if (failure instanceof DriverFailure && failure.driver) await retire(failure.driver);
+        else deps.password.invalidate(); // refused while the driver was being built and verified
         try {
-          return await work(await driver());
-        } catch (second) {
-          if (!isNeo4jAuthError(second)) throw second;
+          return (await runWith(work)).result;
+        } catch (secondFailure) {
+          const second = secondFailure instanceof DriverFailure ? secondFailure.cause : secondFailure;
+          if (!isNeo4jAuthError(second)) throw classifyNeo4jError(second) ?? second;
           throw dependencyUnavailable(
             `Neo4j at ${host} rejected the credentials after the password secret was read again; check the secret`,
             { cause: second, retryAfterSeconds: NEO4J_RETRY_AFTER_SECONDS, details: { dependency: 'neo4j' } },
@@ -157,8 +204,16 @@ export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
         }
       }
     },
-    close: reset,
+    close: closeAll,
   };
+}
+
+/** An error thrown by work on a driver, remembering which driver (so only that one is retired). */
+class DriverFailure extends Error {
+  driver: Driver | undefined;
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
 }
 
 const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));

@@ -51,7 +51,9 @@ export function classifyNeo4jError(err: unknown): GraphmillError | undefined {
       { cause: err, details: { dependency: 'neo4j', neo4jCode: err.code } },
     );
   }
-  if (isRetryableError(err)) {
+  // The driver's own errors (acquisition timeouts, a closed pool, a protocol hiccup while the server
+  // restarts) carry no `Neo.` code: the server is not answering properly, which is worth retrying.
+  if (isRetryableError(err) || !err.code.startsWith('Neo.')) {
     return dependencyUnavailable(`Neo4j is unavailable (${err.code}); retry later`, {
       cause: err,
       retryAfterSeconds: NEO4J_RETRY_AFTER_SECONDS,

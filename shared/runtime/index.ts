@@ -22,6 +22,7 @@ import { InMemoryDeadLetterStore } from '../dlq/memory';
 import { inlineSource, makeFileSource, makeSourceRouter, type DocumentSource } from '../documents';
 import { toGraphmillError } from '../errors';
 import type { EventPublisher } from '../events/types';
+import { withPublishRetries } from '../events/retrying';
 import type { LocalEventBus } from '../events/local-bus';
 import type { HealthCheck } from '../health';
 import type { Logger } from '../logging';
@@ -383,6 +384,15 @@ export function buildRuntime(config: Config, logger: Logger, overrides: RuntimeO
     publisher = bus;
   }
   closers.push(() => publisher.close());
+  // One transient publish failure must not fail a run or a batch submission (bounded: 5 attempts, 10 s).
+  publisher = withPublishRetries(
+    publisher,
+    makeResilientPolicy(
+      'publish',
+      { retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 2_000, maxTotalMs: 10_000 } },
+      resilience,
+    ),
+  );
 
   const dlqSchedule = { ...DEFAULT_SCHEDULE, maxAttempts: config.dlqMaxAttempts };
   const orchestration = (functionName: string): OrchestrationDeps => ({

@@ -19,3 +19,7 @@ it('leaves Cypher and constraint errors unclassified: they are bugs, not depende
   expect(classifyNeo4jError(err('Neo.ClientError.Statement.SyntaxError'))).toBeUndefined();
   expect(classifyNeo4jError(new Error('not from neo4j'))).toBeUndefined();
 });
+
+it("classifies the driver's own errors (no Neo. code) as a dependency problem", () => {
+  expect(classifyNeo4jError(err('N/A'))).toMatchObject({ code: 'dependency_unavailable', retryable: true });
+});
