@@ -2,7 +2,8 @@
  * A TCP fault proxy for tests (test tooling, not product): listens on 127.0.0.1 and forwards every
  * connection to one loopback upstream (a Bolt port), injecting faults from a seeded random:
  *
- * - drop: a new connection is destroyed right after it is accepted, before any byte is forwarded;
+ * - drop: a new connection is destroyed right after it is accepted, before any byte is forwarded; the
+ *   drops are spread evenly (one in 1/dropRate, from a seeded phase), so a short run gets its share too;
  * - cut: established connections are destroyed (both sides), on demand (`cut`) or on a timer;
  * - latency spikes: for a window of time every chunk in both directions is held back (order kept);
  * - stalls: new connections are accepted and then held without a byte forwarded (a server that
@@ -22,7 +23,7 @@ export interface FaultProxyOptions {
   readonly upstreamPort: number;
   /** Seed of the fault decisions (mulberry32). */
   readonly seed: number;
-  /** Fraction of new connections destroyed at once (0..1). */
+  /** Fraction of new connections destroyed at once (0..1), spread evenly from a seeded phase. */
   readonly dropRate?: number;
   /** Every `spikeEveryMs` (± half, random), a spike of `spikeMinMs`..`spikeMaxMs` starts; 0 = none. */
   readonly spikeEveryMs?: number;
@@ -115,6 +116,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   }
   const random = mulberry32(options.seed);
   const dropRate = options.dropRate ?? 0;
+  // Accumulates dropRate per connection; a drop each time it passes 1 (seeded start: a seeded phase).
+  let dropDebt = random();
   const commitAckLossRate = options.commitAckLossRate ?? 0;
   const maxConnections = options.maxConnections ?? 256;
   const counters: FaultCounters = {
@@ -230,7 +233,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       client.on('close', () => held.delete(client));
       return;
     }
-    if (faultsOn && random() < dropRate) {
+    if (faultsOn && dropRate > 0 && (dropDebt += dropRate) >= 1) {
+      dropDebt -= 1;
       counters.dropped++;
       client.destroy();
       return;

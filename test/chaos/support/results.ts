@@ -9,17 +9,19 @@ import { join } from 'node:path';
 import { chaosScale } from './scale';
 
 const RESULTS = join(__dirname, '..', 'results');
-const PARTS = join(RESULTS, 'parts');
 export const LATEST = join(RESULTS, 'latest.json');
+/** Set by the global setup, inherited by the suites: each run keeps its parts apart from a concurrent one. */
+const RUN_ID = 'CHAOS_RUN_ID';
+const partsDir = (): string => join(RESULTS, 'parts', process.env[RUN_ID] ?? 'no-run-id');
 
 /** The real stdout write, kept before any capture replaces it, so the figures always reach the console. */
 const stdoutWrite = process.stdout.write.bind(process.stdout);
 
 export function startResults(): void {
-  rmSync(PARTS, { recursive: true, force: true });
-  mkdirSync(PARTS, { recursive: true });
+  process.env[RUN_ID] = `${Date.now()}-${process.pid}`;
+  mkdirSync(partsDir(), { recursive: true });
   writeFileSync(
-    join(PARTS, '_run.json'),
+    join(partsDir(), '_run.json'),
     JSON.stringify({ startedAt: new Date().toISOString(), scale: chaosScale().name }),
   );
 }
@@ -27,24 +29,26 @@ export function startResults(): void {
 export function recordFigures(suite: string, figures: Record<string, unknown>): void {
   const line = JSON.stringify({ marker: 'chaos-figures', suite, scale: chaosScale().name, ...figures });
   stdoutWrite(`\nchaos-figures ${line}\n`);
-  mkdirSync(PARTS, { recursive: true });
-  writeFileSync(join(PARTS, `${suite}.json`), `${JSON.stringify(figures, null, 2)}\n`);
+  mkdirSync(partsDir(), { recursive: true });
+  writeFileSync(join(partsDir(), `${suite}.json`), `${JSON.stringify(figures, null, 2)}\n`);
 }
 
 export function finishResults(): void {
   let run: { startedAt?: string; scale?: string } = {};
   const suites: Record<string, unknown> = {};
   let names: string[] = [];
+  const parts = partsDir();
   try {
-    names = readdirSync(PARTS).filter((n) => n.endsWith('.json'));
+    names = readdirSync(parts).filter((n) => n.endsWith('.json'));
   } catch {
     return;
   }
   for (const name of names) {
-    const value = JSON.parse(readFileSync(join(PARTS, name), 'utf8')) as Record<string, unknown>;
+    const value = JSON.parse(readFileSync(join(parts, name), 'utf8')) as Record<string, unknown>;
     if (name === '_run.json') run = value;
     else suites[name.replace(/\.json$/, '')] = value;
   }
+  rmSync(parts, { recursive: true, force: true });
   const finishedAt = new Date();
   const started = run.startedAt ? Date.parse(run.startedAt) : finishedAt.getTime();
   writeFileSync(
