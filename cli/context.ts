@@ -40,6 +40,14 @@ export const nonNegativeInt =
     return n;
   };
 
+export const positiveInt =
+  (name: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return n;
+  };
+
 export function makeContext(io: CliIo, setExitCode: (code: number) => void): CliContext {
   return {
     io,

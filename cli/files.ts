@@ -1,3 +1,4 @@
+import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -5,16 +6,19 @@ import type { NewDocument } from '../shared/status';
 
 const SKIP_DIRS = new Set(['node_modules', '.git', '.graphmill', 'dist']);
 
-/** Expands files and directories (recursively, skipping hidden and build folders) into file paths. */
+/**
+ * Expands files and directories (recursively, skipping hidden and build folders) into file paths. Directory
+ * entries carry their type, so only symbolic links (and the arguments themselves) need a stat.
+ */
 export async function expandPaths(args: readonly string[], cwd: string): Promise<string[]> {
   const out: string[] = [];
-  const visit = async (path: string, explicit: boolean): Promise<void> => {
-    const info = await stat(path);
+  const visit = async (path: string, explicit: boolean, known?: Dirent): Promise<void> => {
+    const info = known && !known.isSymbolicLink() ? known : await stat(path);
     if (info.isDirectory()) {
       if (!explicit && (SKIP_DIRS.has(basename(path)) || basename(path).startsWith('.'))) return;
-      const entries = await readdir(path);
-      entries.sort();
-      for (const e of entries) await visit(join(path, e), false);
+      const entries = await readdir(path, { withFileTypes: true });
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const e of entries) await visit(join(path, e.name), false, e);
     } else if (info.isFile()) {
       if (!explicit && basename(path).startsWith('.')) return;
       out.push(path);

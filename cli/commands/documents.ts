@@ -1,14 +1,15 @@
 /** `register`, `ingest` (with or without --batch) and `status`. */
-import { SingleBar, Presets } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
-import { DOCUMENT_ID_PATTERN } from '../../functions/orchestrate/handler';
+import { DOCUMENT_ID_PATTERN } from '../../shared/documents/types';
 import type { Batch } from '../../shared/batches/types';
-import { badRequest, toGraphmillError } from '../../shared/errors';
-import { runAndRecord, submitBatch } from '../../shared/pipeline/orchestration';
+import { badRequest } from '../../shared/errors';
+import { runAndRecordGroup, submitBatch } from '../../shared/pipeline/orchestration';
 import type { Runtime } from '../../shared/runtime';
 import type { DocumentRecord } from '../../shared/status';
+import { registerAll } from '../../shared/status/batch';
 import type { CliContext, CommonOptions } from '../context';
-import { nonNegativeInt } from '../context';
+import { positiveInt } from '../context';
 import { commonRoot, expandPaths, fileDocument, isRemoteSource, remoteDocument } from '../files';
 
 export interface DocumentSummary {
@@ -71,6 +72,7 @@ export function registerCommand(ctx: CliContext, common: (c: Command) => Command
 
 interface IngestOptions extends CommonOptions {
   concurrency: number;
+  groupSize: number;
   reprocess?: boolean;
   batch?: string;
 }
@@ -79,7 +81,13 @@ export function ingestCommand(ctx: CliContext, common: (c: Command) => Command):
   return common(new Command('ingest'))
     .description('register documents, then process them (chunk and write to Neo4j)')
     .argument('<sources...>', 'files, directories, https:// or gs:// URLs')
-    .option('--concurrency <n>', 'documents processed at once', nonNegativeInt('--concurrency'), 4)
+    .option('--concurrency <n>', 'groups of documents processed at once', positiveInt('--concurrency'), 3)
+    .option(
+      '--group-size <n>',
+      'documents per group commit: they share status and Neo4j transactions (1: one at a time)',
+      positiveInt('--group-size'),
+      DEFAULT_GROUP_SIZE,
+    )
     .option('--reprocess', 'rewrite documents even when unchanged')
     .option('--batch <name>', 'submit the documents as a batch through the event pipeline')
     .action(async (paths: string[], opts: IngestOptions) => {
@@ -89,7 +97,10 @@ export function ingestCommand(ctx: CliContext, common: (c: Command) => Command):
       const { docs, root } = await resolveDocuments(ctx, paths, opts.batch);
       const runtime = ctx.open(opts, { GRAPHMILL_FILE_ROOT: root });
       try {
-        for (const d of docs) await runtime.pipeline.status.register(d, runtime.pipeline.clock());
+        // Connecting to Neo4j and checking the schema take a few round trips: start them now, so they
+        // overlap the registration below. A failure here is reported by the first write, which retries it.
+        runtime.pipeline.graph.ensureSchema().catch(() => undefined);
+        await registerAll(runtime.pipeline.status, docs, runtime.pipeline.clock());
         const results =
           opts.batch !== undefined
             ? await ingestBatch(
@@ -120,53 +131,64 @@ export function ingestCommand(ctx: CliContext, common: (c: Command) => Command):
     });
 }
 
+type CliProgress = typeof import('cli-progress');
+
+/** Documents per group: large enough to share transactions, small enough for a live progress bar. */
+export const DEFAULT_GROUP_SIZE = 100;
+
 async function ingestDirect(
   ctx: CliContext,
   runtime: Runtime,
   docs: readonly { id: string; source: string }[],
   opts: IngestOptions,
 ): Promise<DocumentSummary[]> {
-  const bar =
-    !opts.json && ctx.io.stderr.isTTY
-      ? new SingleBar(
-          { stream: ctx.io.stderr, format: 'ingest [{bar}] {value}/{total} {doc}' },
-          Presets.shades_classic,
-        )
-      : undefined;
+  // Loaded only for a terminal: nothing else needs it.
+  const progress = !opts.json && ctx.io.stderr.isTTY ? (require('cli-progress') as CliProgress) : undefined;
+  const bar: SingleBar | undefined = progress
+    ? new progress.SingleBar(
+        { stream: ctx.io.stderr, format: 'ingest [{bar}] {value}/{total} {doc}' },
+        progress.Presets.shades_classic,
+      )
+    : undefined;
   const deps = runtime.orchestration('cli');
-  const now = runtime.pipeline.clock;
+  const groupOptions = {
+    batchSize: runtime.config.writeBatchSize,
+    maxGroupChunks: runtime.config.writeBatchSize,
+  };
+  const action = opts.reprocess ? 'reprocess_document' : 'process_document';
   bar?.start(docs.length, 0, { doc: '' });
   const results: DocumentSummary[] = new Array<DocumentSummary>(docs.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < docs.length) {
-      const i = next++;
-      const d = docs[i] as { id: string; source: string };
-      const t0 = now();
-      try {
-        const o = await runAndRecord(deps, {
-          documentId: d.id,
-          action: opts.reprocess ? 'reprocess_document' : 'process_document',
-        });
-        results[i] = {
-          documentId: d.id,
-          source: d.source,
-          status: o.status,
-          chunkCount: o.chunkCount,
-          durationMs: o.durationMs,
-        };
-      } catch (err) {
-        const e = toGraphmillError(err);
-        results[i] = {
-          documentId: d.id,
-          source: d.source,
-          status: 'failed',
-          chunkCount: 0,
-          durationMs: now() - t0,
-          error: { code: e.code, message: e.message },
-        };
-      }
-      bar?.increment(1, { doc: d.id });
+      const from = next;
+      next = Math.min(docs.length, next + opts.groupSize);
+      const group = docs.slice(from, next);
+      const outcomes = await runAndRecordGroup(
+        deps,
+        group.map((d) => ({ documentId: d.id, action })),
+        groupOptions,
+      );
+      outcomes.forEach((o, k) => {
+        const d = group[k] as { id: string; source: string };
+        results[from + k] = o.ok
+          ? {
+              documentId: d.id,
+              source: d.source,
+              status: o.outcome.status,
+              chunkCount: o.outcome.chunkCount,
+              durationMs: o.outcome.durationMs,
+            }
+          : {
+              documentId: d.id,
+              source: d.source,
+              status: 'failed',
+              chunkCount: 0,
+              durationMs: 0,
+              error: { code: o.error.code, message: o.error.message },
+            };
+      });
+      bar?.increment(group.length, { doc: group.at(-1)?.id ?? '' });
     }
   };
   try {

@@ -7,6 +7,7 @@ import {
   toGraphmillError,
   unsupportedMediaType,
 } from '../../shared/errors';
+import { DOCUMENT_ID_PATTERN } from '../../shared/documents/types';
 import { sendProblem } from '../../shared/http/problem';
 import { requestIdFrom } from '../../shared/http/request';
 import { traceFields, type Logger } from '../../shared/logging';
@@ -23,8 +24,7 @@ export interface OrchestrateDeps {
   readonly projectId?: string | undefined;
 }
 
-/** Document ids: what Firestore, Neo4j and a URL path can all carry without escaping surprises. */
-export const DOCUMENT_ID_PATTERN = /^(?!\.\.?$)[A-Za-z0-9._:@/-]{1,256}$/;
+export { DOCUMENT_ID_PATTERN };
 
 const documentId = z
   .string({ message: 'must be a string' })

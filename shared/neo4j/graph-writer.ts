@@ -38,6 +38,22 @@ export interface WriteResult {
   readonly generation: number;
 }
 
+/** One document of a group write: it must fit in one batch (1 to `batchSize` chunks). */
+export interface DocumentWrite {
+  readonly meta: DocumentMeta;
+  readonly chunks: readonly Chunk[];
+  /** Leave the document as it is when the graph already holds this content hash with these chunk settings. */
+  readonly skipIfUnchanged?: boolean;
+}
+
+export interface DocumentWriteResult {
+  readonly id: string;
+  /** `written` also when this write (same write token) had committed before and nothing was changed. */
+  readonly outcome: 'written' | 'unchanged';
+  readonly generation: number;
+  readonly chunkCount: number;
+}
+
 export interface GraphWriter {
   /** Constraints and indexes, created once per instance (`IF NOT EXISTS`). */
   ensureSchema(): Promise<void>;
@@ -51,6 +67,12 @@ export interface GraphWriter {
     chunks: Iterable<Chunk>,
     onProgress?: (p: WriteProgress) => Promise<void> | void,
   ): Promise<WriteResult>;
+  /**
+   * Group commit: replaces several small documents in ONE transaction, each with the same guarantees as
+   * writeDocument (atomic per document; the group commits or rolls back as a whole). Results are in input
+   * order. Throws on a document with no chunks, more than `batchSize` chunks, or an id given twice.
+   */
+  writeDocuments(docs: readonly DocumentWrite[]): Promise<DocumentWriteResult[]>;
   /** Removes the document and all its chunks; returns whether it existed. */
   deleteDocument(documentId: string): Promise<boolean>;
 }
@@ -79,30 +101,46 @@ SET d.lockedAt = $now
 RETURN d.generation AS generation, d.writeToken AS writeToken`;
 
 /**
- * Replaces a document that fits in one batch, in one statement: lock the Document (creating it if new),
- * delete every chunk it has (the visible generation and anything an interrupted run left), create the next
- * generation with PART_OF, FIRST_CHUNK and NEXT_CHUNK, and update the document. Chunk ids follow chunkId().
+ * Replaces documents that each fit in one batch, several per statement (group commit). For every document:
+ * lock the Document (creating it if new) and decide under the lock:
+ * - `written`: this very write committed before (same write token): the driver retried a transaction whose
+ *   COMMIT reply was lost, so nothing changes;
+ * - `unchanged`: asked to skip unchanged content and the graph holds this content with these settings;
+ * - otherwise delete every chunk it has (the visible generation and anything an interrupted run left), create
+ *   the next generation with PART_OF, FIRST_CHUNK and NEXT_CHUNK, and update the document.
+ * Chunk ids follow chunkId(). The statement is one transaction: all documents of a group or none.
  */
-const REPLACE_SMALL_DOCUMENT = `
-MERGE (d:Document {id: $id})
+const REPLACE_DOCUMENTS = `
+UNWIND $docs AS doc
+MERGE (d:Document {id: doc.id})
 ON CREATE SET d.generation = 0
 SET d.lockedAt = $now
-WITH d, d.generation + 1 AS gen
-OPTIONAL MATCH (old:Chunk {documentId: $id})
-DETACH DELETE old
-WITH DISTINCT d, gen
-UNWIND $rows AS r
-CREATE (c:Chunk {id: $id + '#' + toString(gen) + '#' + toString(toInteger(r.index)), documentId: $id,
-                 index: toInteger(r.index), text: r.text, start: toInteger(r.start), end: toInteger(r.end),
-                 generation: gen})
-CREATE (c)-[:PART_OF]->(d)
-WITH d, gen, collect(c) AS cs
-FOREACH (i IN range(0, size(cs) - 2) |
-  FOREACH (a IN [cs[i]] | FOREACH (b IN [cs[i + 1]] | CREATE (a)-[:NEXT_CHUNK]->(b))))
-FOREACH (f IN cs[0..1] | CREATE (d)-[:FIRST_CHUNK]->(f))
-SET d += $props, d.generation = gen, d.chunkCount = size(cs)
+WITH doc, d, CASE
+  WHEN doc.props.writeToken IS NOT NULL AND d.writeToken = doc.props.writeToken THEN 'written'
+  WHEN doc.skipIfUnchanged AND d.generation > 0 AND d.contentHash = doc.props.contentHash
+       AND d.chunkSize = doc.props.chunkSize AND d.chunkOverlap = doc.props.chunkOverlap THEN 'unchanged'
+  ELSE 'write' END AS outcome
+CALL {
+  WITH doc, d, outcome
+  WITH doc, d WHERE outcome = 'write'
+  WITH doc, d, d.generation + 1 AS gen
+  OPTIONAL MATCH (old:Chunk {documentId: doc.id})
+  DETACH DELETE old
+  WITH DISTINCT doc, d, gen
+  UNWIND doc.rows AS r
+  CREATE (c:Chunk {id: doc.id + '#' + toString(gen) + '#' + toString(toInteger(r.index)), documentId: doc.id,
+                   index: toInteger(r.index), text: r.text, start: toInteger(r.start), end: toInteger(r.end),
+                   generation: gen})
+  CREATE (c)-[:PART_OF]->(d)
+  WITH doc, d, gen, collect(c) AS cs
+  FOREACH (i IN range(0, size(cs) - 2) |
+    FOREACH (a IN [cs[i]] | FOREACH (b IN [cs[i + 1]] | CREATE (a)-[:NEXT_CHUNK]->(b))))
+  FOREACH (f IN cs[0..1] | CREATE (d)-[:FIRST_CHUNK]->(f))
+  SET d += doc.props, d.generation = gen, d.chunkCount = size(cs)
+}
 REMOVE d.lockedAt
-RETURN gen AS generation`;
+RETURN doc.id AS id, CASE outcome WHEN 'write' THEN 'written' ELSE outcome END AS outcome,
+       d.generation AS generation, d.chunkCount AS chunkCount`;
 
 /** Creates one batch of chunks, chained with NEXT_CHUNK, continuing the chain from `$previousId`. */
 const CREATE_CHUNKS = `
@@ -264,8 +302,50 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
     }
   };
 
+  const replaceDocuments = (docs: readonly DocumentWrite[]): Promise<DocumentWriteResult[]> => {
+    const seen = new Set<string>();
+    for (const d of docs) {
+      if (d.chunks.length === 0 || d.chunks.length > options.batchSize) {
+        throw new Error(
+          `writeDocuments: document ${d.meta.id} has ${d.chunks.length} chunks; a group takes 1 to ${options.batchSize}`,
+        );
+      }
+      if (seen.has(d.meta.id)) throw new Error(`writeDocuments: document ${d.meta.id} is given twice`);
+      seen.add(d.meta.id);
+    }
+    if (docs.length === 0) return Promise.resolve([]);
+    const params = {
+      now: now(),
+      docs: docs.map((d) => ({
+        id: d.meta.id,
+        skipIfUnchanged: d.skipIfUnchanged === true,
+        props: docProps(d.meta),
+        rows: d.chunks.map((c) => ({ index: c.index, text: c.text, start: c.start, end: c.end })),
+      })),
+    };
+    return write(async (tx) => {
+      const res = await tx.run(REPLACE_DOCUMENTS, params);
+      const byId = new Map(res.records.map((r) => [String(r.get('id')), r]));
+      return docs.map((d) => {
+        const r = byId.get(d.meta.id);
+        if (!r) throw new Error(`writeDocuments: no result for document ${d.meta.id}`);
+        return {
+          id: d.meta.id,
+          outcome: r.get('outcome') === 'unchanged' ? 'unchanged' : 'written',
+          generation: Number(r.get('generation')),
+          chunkCount: Number(r.get('chunkCount') ?? 0),
+        };
+      });
+    });
+  };
+
   return {
     ensureSchema,
+
+    async writeDocuments(docs) {
+      await ensureSchema();
+      return replaceDocuments(docs);
+    },
 
     async currentVersion(documentId) {
       await ensureSchema();
@@ -307,21 +387,9 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
       if (following.length === 0 && batch.length > 0) {
         // Small document: one statement in one transaction, no read before it (the statement takes the
         // document's lock and reads the generation under it).
-        const generation = await write(async (tx) => {
-          if (meta.writeToken !== undefined) {
-            const lock = await lockDocument(tx, meta.id, undefined, meta.writeToken);
-            if (lock.alreadyWritten) return lock.generation;
-          }
-          const res = await tx.run(REPLACE_SMALL_DOCUMENT, {
-            id: meta.id,
-            now: now(),
-            rows: batch.map((c) => ({ index: c.index, text: c.text, start: c.start, end: c.end })),
-            props: docProps(meta),
-          });
-          return Number(res.records[0]?.get('generation'));
-        });
+        const [result] = await replaceDocuments([{ meta, chunks: batch }]);
         await onProgress?.({ chunksWritten: batch.length, textOffset: batch.at(-1)?.end ?? 0 });
-        return { chunkCount: batch.length, generation };
+        return { chunkCount: batch.length, generation: result?.generation ?? 0 };
       }
 
       const previous = await read(async (tx) => {

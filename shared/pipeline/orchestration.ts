@@ -26,6 +26,7 @@ import type { Clock } from '../resilience/time';
 import { completionIdFor } from '../tracking/ids';
 import { reportTracking, type CompletionTracker } from '../tracking/tracker';
 import type { CompletionLedger, CompletionRecord } from '../tracking/types';
+import { runDocumentGroup, type GroupOptions, type GroupResult } from './group';
 import { runDocument, type DocumentOutcome, type PipelineDeps } from './process-document';
 
 export interface OrchestrationSettings {
@@ -91,12 +92,7 @@ export async function runAndRecord(
       action: request.action,
     });
     if (outcome.status !== 'deleted') {
-      await recordPhaseOutcome(deps, ingest, phase, 'succeeded', {
-        discriminator: outcome.contentHash ?? 'none',
-        chunkCount: outcome.chunkCount,
-        durationMs: outcome.durationMs,
-        ...(outcome.contentHash !== undefined ? { contentHash: outcome.contentHash } : {}),
-      });
+      await recordPhaseOutcome(deps, ingest, phase, 'succeeded', succeededFields(outcome));
     }
     return outcome;
   } catch (err) {
@@ -106,6 +102,53 @@ export async function runAndRecord(
     }
     throw e;
   }
+}
+
+/**
+ * runAndRecord for many documents with group commit (`graphmill ingest`): the documents share status and
+ * Neo4j transactions (see ./group.ts), and their completions are written to each ledger together. Every
+ * document keeps the outcome, the completion record and the error that runAndRecord would give it.
+ */
+export async function runAndRecordGroup(
+  deps: OrchestrationDeps,
+  requests: readonly (Pick<IngestRequest, 'documentId' | 'action'> & { readonly correlationId?: string })[],
+  options: GroupOptions,
+): Promise<GroupResult[]> {
+  const phase = deps.settings.phases[0] ?? 'ingest';
+  const results = await runDocumentGroup(
+    deps.pipeline,
+    requests.map((r) => ({ documentId: r.documentId, action: r.action })),
+    options,
+  );
+  const records: CompletionRecord[] = [];
+  results.forEach((result, i) => {
+    const request = requests[i];
+    if (!request) return;
+    if (result.ok) {
+      if (result.outcome.status !== 'deleted') {
+        records.push(completionRecordFor(deps, request, phase, 'succeeded', succeededFields(result.outcome)));
+      }
+    } else if (!result.error.retryable && result.error.code !== 'not_found') {
+      records.push(
+        completionRecordFor(deps, request, phase, 'failed', {
+          discriminator: result.error.code,
+          errorCode: result.error.code,
+        }),
+      );
+    }
+  });
+  if (records.length > 0) {
+    const tracked = await deps.tracker.recordMany(records);
+    for (const record of records) {
+      await reportTracking(tracked, {
+        functionName: deps.functionName,
+        record,
+        logger: deps.logger,
+        alerter: deps.alerter,
+      });
+    }
+  }
+  return results;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -152,12 +195,7 @@ export async function handleIngestEvent(deps: OrchestrationDeps, event: PubSubCl
       { documentId: request.documentId, action: request.action },
     );
     if (outcome.status === 'deleted') return;
-    await recordPhaseOutcome(deps, request, phase, 'succeeded', {
-      discriminator: outcome.contentHash ?? 'none',
-      chunkCount: outcome.chunkCount,
-      durationMs: outcome.durationMs,
-      ...(outcome.contentHash !== undefined ? { contentHash: outcome.contentHash } : {}),
-    });
+    await recordPhaseOutcome(deps, request, phase, 'succeeded', succeededFields(outcome));
   } catch (err) {
     const e = toGraphmillError(err);
     if (e.retryable) {
@@ -216,19 +254,21 @@ export async function markDeadLettered(
 }
 
 /** Completion record for the unit, dual-written; batch units also announce it on `phase-completions`. */
-async function recordPhaseOutcome(
+type OutcomeFields = {
+  discriminator: string;
+  chunkCount?: number;
+  durationMs?: number;
+  contentHash?: string;
+  errorCode?: string;
+};
+
+function completionRecordFor(
   deps: OrchestrationDeps,
-  request: IngestRequest,
+  request: Pick<IngestRequest, 'documentId' | 'batchId' | 'correlationId'>,
   phase: string,
   status: 'succeeded' | 'failed',
-  extra: {
-    discriminator: string;
-    chunkCount?: number;
-    durationMs?: number;
-    contentHash?: string;
-    errorCode?: string;
-  },
-): Promise<void> {
+  extra: OutcomeFields,
+): CompletionRecord {
   const { discriminator, ...fields } = extra;
   const completionId = completionIdFor({
     documentId: request.documentId,
@@ -237,7 +277,7 @@ async function recordPhaseOutcome(
     status,
     discriminator,
   });
-  const record: CompletionRecord = {
+  return {
     completionId,
     documentId: request.documentId,
     ...(request.batchId !== undefined ? { batchId: request.batchId } : {}),
@@ -248,6 +288,23 @@ async function recordPhaseOutcome(
     ...(request.correlationId !== undefined ? { correlationId: request.correlationId } : {}),
     occurredAt: deps.clock(),
   };
+}
+
+const succeededFields = (outcome: DocumentOutcome): OutcomeFields => ({
+  discriminator: outcome.contentHash ?? 'none',
+  chunkCount: outcome.chunkCount,
+  durationMs: outcome.durationMs,
+  ...(outcome.contentHash !== undefined ? { contentHash: outcome.contentHash } : {}),
+});
+
+async function recordPhaseOutcome(
+  deps: OrchestrationDeps,
+  request: IngestRequest,
+  phase: string,
+  status: 'succeeded' | 'failed',
+  extra: OutcomeFields,
+): Promise<void> {
+  const record = completionRecordFor(deps, request, phase, status, extra);
   const result = await deps.tracker.record(record);
   await reportTracking(result, {
     functionName: deps.functionName,
@@ -256,6 +313,7 @@ async function recordPhaseOutcome(
     alerter: deps.alerter,
   });
   if (request.batchId === undefined) return;
+  const completionId = record.completionId;
   const event: PhaseCompletionEvent = {
     eventId: completionId,
     batchId: request.batchId,

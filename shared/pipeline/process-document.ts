@@ -9,7 +9,7 @@ import { GraphmillError, leaseConflict, notFound, toGraphmillError } from '../er
 import type { Logger } from '../logging';
 import type { GraphWriter } from '../neo4j/graph-writer';
 import type { Clock } from '../resilience/time';
-import type { DocumentRecord, Stage, StatusStore } from '../status/types';
+import type { ClaimResult, DocumentRecord, Stage, StatusStore } from '../status/types';
 
 export const ACTIONS = ['process_document', 'reprocess_document', 'delete_document'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -48,34 +48,91 @@ export interface DocumentOutcome {
   readonly contentHash?: string;
 }
 
-export async function runDocument(deps: PipelineDeps, request: DocumentRequest): Promise<DocumentOutcome> {
-  const { status, clock } = deps;
-  const started = clock();
-  const runId = deps.newRunId?.() ?? randomUUID();
-  const log = deps.logger.child({ documentId: request.documentId, action: request.action });
-  const chunking = request.chunking ?? {
-    chunkSize: deps.settings.chunkSize,
-    chunkOverlap: deps.settings.chunkOverlap,
-  };
+/** What one run carries through the stages. */
+export interface RunContext {
+  readonly runId: string;
+  readonly started: number;
+  readonly log: Logger;
+  readonly chunking: ChunkOptions;
+}
 
-  const claim = await status.claim(request.documentId, {
-    owner: runId,
-    leaseMs: deps.settings.leaseMs,
-    now: clock(),
+/** A document already read: its content hash and decoded text. */
+export interface FetchedDocument {
+  readonly hash: string;
+  readonly text: string;
+}
+
+export function startRun(deps: PipelineDeps, request: DocumentRequest): RunContext {
+  return {
+    runId: deps.newRunId?.() ?? randomUUID(),
+    started: deps.clock(),
+    log: deps.logger.child({ documentId: request.documentId, action: request.action }),
+    chunking: request.chunking ?? {
+      chunkSize: deps.settings.chunkSize,
+      chunkOverlap: deps.settings.chunkOverlap,
+    },
+  };
+}
+
+/** The error for a claim that did not succeed: not registered (404) or leased by another run (409). */
+export function claimError(
+  documentId: string,
+  claim: Exclude<ClaimResult, { outcome: 'claimed' }>,
+  now: number,
+): GraphmillError {
+  if (claim.outcome === 'not_found') return notFound(`Document ${documentId} is not registered`);
+  const seconds = Math.max(1, Math.ceil((claim.leaseExpiresAt - now) / 1000));
+  return leaseConflict(`Document ${documentId} is being processed by another run`, {
+    retryAfterSeconds: seconds,
+    details: {
+      documentId,
+      leaseExpiresAt: new Date(claim.leaseExpiresAt).toISOString(),
+    },
   });
-  if (claim.outcome === 'not_found') throw notFound(`Document ${request.documentId} is not registered`);
-  if (claim.outcome === 'leased') {
-    const seconds = Math.max(1, Math.ceil((claim.leaseExpiresAt - clock()) / 1000));
-    throw leaseConflict(`Document ${request.documentId} is being processed by another run`, {
-      retryAfterSeconds: seconds,
-      details: {
-        documentId: request.documentId,
-        leaseExpiresAt: new Date(claim.leaseExpiresAt).toISOString(),
-      },
-    });
-  }
-  const record = claim.record;
-  log.debug('claimed', { attempt: record.attempt, runId });
+}
+
+/** Reads and decodes a document; the bytes are dropped on return, only the hash and the text remain. */
+export async function fetchDocument(
+  deps: PipelineDeps,
+  record: DocumentRecord,
+  signal: AbortSignal | undefined,
+  maxBytes = deps.settings.maxDocumentBytes,
+  onDecoding?: () => void,
+): Promise<FetchedDocument> {
+  const bytes = await deps.source.fetch(record, {
+    maxBytes,
+    ...(signal ? { signal } : {}),
+  });
+  const hash = contentHash(bytes);
+  onDecoding?.(); // content that cannot be decoded fails the chunking stage, not the fetch
+  return { hash, text: decodeText(bytes) };
+}
+
+export async function runDocument(deps: PipelineDeps, request: DocumentRequest): Promise<DocumentOutcome> {
+  const run = startRun(deps, request);
+  const claim = await deps.status.claim(request.documentId, {
+    owner: run.runId,
+    leaseMs: deps.settings.leaseMs,
+    now: deps.clock(),
+  });
+  if (claim.outcome !== 'claimed') throw claimError(request.documentId, claim, deps.clock());
+  run.log.debug('claimed', { attempt: claim.record.attempt, runId: run.runId });
+  return processClaimed(deps, request, claim.record, run);
+}
+
+/**
+ * The stages after a successful claim: fetch (unless `fetched` is given), skip if unchanged, chunk and
+ * write, complete. A failure is recorded on the document (failed or dead-lettered) and thrown.
+ */
+export async function processClaimed(
+  deps: PipelineDeps,
+  request: DocumentRequest,
+  record: DocumentRecord,
+  run: RunContext,
+  fetched?: FetchedDocument,
+): Promise<DocumentOutcome> {
+  const { status, clock } = deps;
+  const { runId, started, log, chunking } = run;
 
   let stage: Stage = 'fetching';
   const timed = async <T>(s: Stage, work: () => Promise<T>): Promise<T> => {
@@ -95,14 +152,17 @@ export async function runDocument(deps: PipelineDeps, request: DocumentRequest):
       return { status: 'deleted', documentId: record.id, chunkCount: 0, durationMs };
     }
 
-    await status.progress(record.id, runId, 'fetching', 0, clock());
-    let bytes: Uint8Array | undefined = await timed('fetching', () =>
-      deps.source.fetch(record, {
-        maxBytes: deps.settings.maxDocumentBytes,
-        ...(request.signal ? { signal: request.signal } : {}),
-      }),
-    );
-    const hash = contentHash(bytes);
+    let doc = fetched;
+    if (!doc) {
+      // fetchDocument drops the bytes once decoded: that lowers the peak for large documents.
+      await status.progress(record.id, runId, 'fetching', 0, clock());
+      doc = await timed('fetching', () =>
+        fetchDocument(deps, record, request.signal, deps.settings.maxDocumentBytes, () => {
+          stage = 'chunking';
+        }),
+      );
+    }
+    const hash = doc.hash;
 
     if (request.action === 'process_document') {
       const current = await deps.graph.currentVersion(record.id);
@@ -131,9 +191,7 @@ export async function runDocument(deps: PipelineDeps, request: DocumentRequest):
     }
 
     stage = 'chunking';
-    const text = decodeText(bytes);
-    // The text is all that is needed from here on; letting go of the bytes lowers the peak for large documents.
-    bytes = undefined;
+    const text = doc.text;
     await status.progress(record.id, runId, 'chunking', 0, clock());
     const { chunkCount } = await timed('writing', async () => {
       let lastReported = -1;
@@ -178,7 +236,7 @@ export async function runDocument(deps: PipelineDeps, request: DocumentRequest):
   }
 }
 
-async function recordFailure(
+export async function recordFailure(
   deps: PipelineDeps,
   record: DocumentRecord,
   runId: string,

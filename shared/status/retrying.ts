@@ -29,6 +29,9 @@ export function withRetries(store: StatusStore, policy: Policy): StatusStore {
       throw err instanceof NotRetried ? err.inner : err;
     }
   };
+  const registerMany = store.registerMany?.bind(store);
+  const claimMany = store.claimMany?.bind(store);
+  const completeMany = store.completeMany?.bind(store);
   return {
     register: (doc, now) => run(() => store.register(doc, now)),
     get: (id) => run(() => store.get(id)),
@@ -39,5 +42,9 @@ export function withRetries(store: StatusStore, policy: Policy): StatusStore {
     fail: (id, owner, error, now, status) => run(() => store.fail(id, owner, error, now, status)),
     delete: (id) => run(() => store.delete(id)),
     close: () => store.close(),
+    // The batched forms are all-or-nothing transactions, so they are retried the same way.
+    ...(registerMany && { registerMany: (docs, now) => run(() => registerMany(docs, now)) }),
+    ...(claimMany && { claimMany: (items, lease) => run(() => claimMany(items, lease)) }),
+    ...(completeMany && { completeMany: (items, now) => run(() => completeMany(items, now)) }),
   };
 }

@@ -67,6 +67,18 @@ export interface CompletionUpdate {
   readonly durationMs: number;
 }
 
+/** One document of a batched claim: each keeps its own lease owner. */
+export interface ClaimItem {
+  readonly id: string;
+  readonly owner: string;
+}
+
+export interface CompletionItem {
+  readonly id: string;
+  readonly owner: string;
+  readonly update: CompletionUpdate;
+}
+
 export interface StatusStore {
   /** Creates the document as `pending`, or updates its source/title/content, keeping its status. */
   register(doc: NewDocument, now: number): Promise<DocumentRecord>;
@@ -91,5 +103,19 @@ export interface StatusStore {
   ): Promise<void>;
   /** Removes the record; returns whether it existed. */
   delete(id: string): Promise<boolean>;
+  /*
+   * Batched forms, for stores that can apply many transitions in one transaction (the embedded SQLite store).
+   * Each document's transition is the same as its single form; callers use the helpers in ./batch.ts, which
+   * fall back to the single forms for stores without them.
+   */
+  /** register for each document, in one transaction. */
+  registerMany?(docs: readonly NewDocument[], now: number): Promise<DocumentRecord[]>;
+  /** claim for each item, in one transaction; results in input order. */
+  claimMany?(items: readonly ClaimItem[], lease: Omit<ClaimRequest, 'owner'>): Promise<ClaimResult[]>;
+  /**
+   * complete for each item, in one transaction: an item whose lease is lost gets its error in the result
+   * (input order) and changes nothing; the others are completed.
+   */
+  completeMany?(items: readonly CompletionItem[], now: number): Promise<(Error | undefined)[]>;
   close(): Promise<void>;
 }

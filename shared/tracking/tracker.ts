@@ -29,6 +29,11 @@ export interface CompletionTrackerDeps {
 
 export interface CompletionTracker {
   record(record: CompletionRecord): Promise<TrackingResult>;
+  /**
+   * Many records: one write per ledger where the ledger can take them together (else one by one), each
+   * ledger still behind its own retry and breaker. The result holds for every record.
+   */
+  recordMany(records: readonly CompletionRecord[]): Promise<TrackingResult>;
   /** Completion state for orchestration: Firestore, or BigQuery while Firestore is down. */
   aggregate(documentId: string, phase: string): Promise<PhaseAggregate | undefined>;
   list(filter: CompletionFilter): Promise<CompletionRecord[]>;
@@ -40,6 +45,7 @@ export function makeCompletionTracker(deps: CompletionTrackerDeps): CompletionTr
     policy: Policy,
     write: () => Promise<void>,
     record: CompletionRecord,
+    count = 1,
   ): Promise<boolean> => {
     try {
       await policy.execute(write);
@@ -50,6 +56,7 @@ export function makeCompletionTracker(deps: CompletionTrackerDeps): CompletionTr
         store: name,
         completionId: record.completionId,
         documentId: record.documentId,
+        ...(count > 1 ? { records: count } : {}),
         code: e.code,
         error: e.message,
       });
@@ -77,6 +84,19 @@ export function makeCompletionTracker(deps: CompletionTrackerDeps): CompletionTr
       const [firestore, bigquery] = await Promise.all([
         attempt('firestore', deps.firestorePolicy, () => deps.firestore.record(record), record),
         attempt('bigquery', deps.bigqueryPolicy, () => deps.bigquery.record(record), record),
+      ]);
+      return { firestore, bigquery };
+    },
+    async recordMany(records) {
+      const first = records[0];
+      if (!first) return { firestore: true, bigquery: true };
+      const all = (ledger: CompletionLedger) => async () => {
+        if (ledger.recordMany) return ledger.recordMany(records);
+        for (const r of records) await ledger.record(r);
+      };
+      const [firestore, bigquery] = await Promise.all([
+        attempt('firestore', deps.firestorePolicy, all(deps.firestore), first, records.length),
+        attempt('bigquery', deps.bigqueryPolicy, all(deps.bigquery), first, records.length),
       ]);
       return { firestore, bigquery };
     },

@@ -50,6 +50,8 @@ export interface CompletionFilter {
 export interface CompletionLedger {
   /** Writes the record; writing the same completionId again changes nothing. */
   record(record: CompletionRecord): Promise<void>;
+  /** Optional: many records in one all-or-nothing write, each with `record`'s rules (the SQLite ledger). */
+  recordMany?(records: readonly CompletionRecord[]): Promise<void>;
   get(completionId: string): Promise<CompletionRecord | undefined>;
   /** Ordered by occurredAt, then completionId. */
   list(filter?: CompletionFilter): Promise<CompletionRecord[]>;

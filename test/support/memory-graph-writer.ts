@@ -6,6 +6,8 @@ import type { Chunk } from '../../shared/chunking';
 import type {
   DocumentMeta,
   DocumentVersion,
+  DocumentWrite,
+  DocumentWriteResult,
   GraphWriter,
   WriteResult,
 } from '../../shared/neo4j/graph-writer';
@@ -13,6 +15,8 @@ import type {
 export class MemoryGraphWriter implements GraphWriter {
   readonly documents = new Map<string, { meta: DocumentMeta; version: DocumentVersion; chunks: Chunk[] }>();
   writes = 0;
+  /** writeDocuments calls (one per group transaction). */
+  groupWrites = 0;
   /** When set, writeDocument throws it (after consuming the chunks) to simulate a failing database. */
   failWith: Error | undefined;
 
@@ -43,6 +47,56 @@ export class MemoryGraphWriter implements GraphWriter {
     this.documents.set(meta.id, { meta, version, chunks: all });
     await onProgress?.({ chunksWritten: all.length, textOffset: all.at(-1)?.end ?? 0 });
     return { chunkCount: all.length, generation };
+  }
+
+  /** Same rules as the Neo4j writer: all or nothing, a repeated write token changes nothing, skip if unchanged. */
+  writeDocuments(docs: readonly DocumentWrite[]): Promise<DocumentWriteResult[]> {
+    if (this.failWith) return Promise.reject(this.failWith);
+    if (new Set(docs.map((d) => d.meta.id)).size !== docs.length) {
+      return Promise.reject(new Error('writeDocuments: a document is given twice'));
+    }
+    if (docs.some((d) => d.chunks.length === 0)) {
+      return Promise.reject(new Error('writeDocuments: a document has no chunks'));
+    }
+    this.groupWrites++;
+    return Promise.resolve(
+      docs.map((d): DocumentWriteResult => {
+        const held = this.documents.get(d.meta.id);
+        const v = held?.version;
+        if (
+          held &&
+          v &&
+          ((d.meta.writeToken !== undefined && held.meta.writeToken === d.meta.writeToken) ||
+            (d.skipIfUnchanged === true &&
+              v.contentHash === d.meta.contentHash &&
+              v.chunkSize === d.meta.chunkSize &&
+              v.chunkOverlap === d.meta.chunkOverlap))
+        ) {
+          const same = held.meta.writeToken !== undefined && held.meta.writeToken === d.meta.writeToken;
+          return {
+            id: d.meta.id,
+            outcome: same ? 'written' : 'unchanged',
+            generation: v.generation,
+            chunkCount: v.chunkCount,
+          };
+        }
+        this.writes++;
+        const generation = (v?.generation ?? 0) + 1;
+        const chunks = [...d.chunks];
+        this.documents.set(d.meta.id, {
+          meta: d.meta,
+          version: {
+            generation,
+            contentHash: d.meta.contentHash,
+            chunkSize: d.meta.chunkSize,
+            chunkOverlap: d.meta.chunkOverlap,
+            chunkCount: chunks.length,
+          },
+          chunks,
+        });
+        return { id: d.meta.id, outcome: 'written', generation, chunkCount: chunks.length };
+      }),
+    );
   }
 
   deleteDocument(documentId: string): Promise<boolean> {

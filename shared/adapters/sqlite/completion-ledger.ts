@@ -6,7 +6,7 @@ import type {
   CompletionRecord,
   PhaseAggregate,
 } from '../../tracking/types';
-import { inTransaction } from './database';
+import { inTransaction, prepared } from './database';
 
 /**
  * The embedded CompletionLedger: one row per completion (the record as JSON) and one aggregate row per
@@ -16,39 +16,46 @@ export class SqliteCompletionLedger implements CompletionLedger {
   constructor(private readonly db: DatabaseSync) {}
 
   record(record: CompletionRecord): Promise<void> {
+    return settle(() => inTransaction(this.db, () => this.insert(record)));
+  }
+
+  /** Many records in one transaction: each is recorded exactly as `record` would. */
+  recordMany(records: readonly CompletionRecord[]): Promise<void> {
     return settle(() =>
       inTransaction(this.db, () => {
-        const inserted = this.db
-          .prepare(
-            `INSERT INTO completions (completion_id, document_id, batch_id, phase, occurred_at, record)
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (completion_id) DO NOTHING`,
-          )
-          .run(
-            record.completionId,
-            record.documentId,
-            record.batchId ?? null,
-            record.phase,
-            record.occurredAt,
-            JSON.stringify(record),
-          );
-        // Already recorded: a redelivery, which must not be counted again.
-        if (Number(inserted.changes) === 0) return;
-        const next = foldAggregate(this.readAggregate(record.documentId, record.phase), record);
-        this.db
-          .prepare(
-            `INSERT INTO completion_aggregates (document_id, phase, aggregate) VALUES (?, ?, ?)
-             ON CONFLICT (document_id, phase) DO UPDATE SET aggregate = excluded.aggregate`,
-          )
-          .run(next.documentId, next.phase, JSON.stringify(next));
+        for (const r of records) this.insert(r);
       }),
     );
   }
 
+  private insert(record: CompletionRecord): void {
+    const inserted = prepared(
+      this.db,
+      `INSERT INTO completions (completion_id, document_id, batch_id, phase, occurred_at, record)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (completion_id) DO NOTHING`,
+    ).run(
+      record.completionId,
+      record.documentId,
+      record.batchId ?? null,
+      record.phase,
+      record.occurredAt,
+      JSON.stringify(record),
+    );
+    // Already recorded: a redelivery, which must not be counted again.
+    if (Number(inserted.changes) === 0) return;
+    const next = foldAggregate(this.readAggregate(record.documentId, record.phase), record);
+    prepared(
+      this.db,
+      `INSERT INTO completion_aggregates (document_id, phase, aggregate) VALUES (?, ?, ?)
+       ON CONFLICT (document_id, phase) DO UPDATE SET aggregate = excluded.aggregate`,
+    ).run(next.documentId, next.phase, JSON.stringify(next));
+  }
+
   get(completionId: string): Promise<CompletionRecord | undefined> {
     return settle(() => {
-      const row = this.db
-        .prepare('SELECT record FROM completions WHERE completion_id = ?')
-        .get(completionId) as { record: string } | undefined;
+      const row = prepared(this.db, 'SELECT record FROM completions WHERE completion_id = ?').get(
+        completionId,
+      ) as { record: string } | undefined;
       return row ? (JSON.parse(row.record) as CompletionRecord) : undefined;
     });
   }
@@ -73,7 +80,7 @@ export class SqliteCompletionLedger implements CompletionLedger {
         sql += ' LIMIT ?';
         params.push(filter.limit);
       }
-      const rows = this.db.prepare(sql).all(...params) as { record: string }[];
+      const rows = prepared(this.db, sql).all(...params) as { record: string }[];
       return rows.map((r) => JSON.parse(r.record) as CompletionRecord);
     });
   }
@@ -83,9 +90,10 @@ export class SqliteCompletionLedger implements CompletionLedger {
   }
 
   private readAggregate(documentId: string, phase: string): PhaseAggregate | undefined {
-    const row = this.db
-      .prepare('SELECT aggregate FROM completion_aggregates WHERE document_id = ? AND phase = ?')
-      .get(documentId, phase) as { aggregate: string } | undefined;
+    const row = prepared(
+      this.db,
+      'SELECT aggregate FROM completion_aggregates WHERE document_id = ? AND phase = ?',
+    ).get(documentId, phase) as { aggregate: string } | undefined;
     return row ? (JSON.parse(row.aggregate) as PhaseAggregate) : undefined;
   }
 }

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 /**
  * The embedded state database under the state directory. WAL lets the CLI and a local server share it;
@@ -92,4 +92,21 @@ export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
     db.exec('ROLLBACK');
     throw err;
   }
+}
+
+const statementCache = new WeakMap<DatabaseSync, Map<string, StatementSync>>();
+
+/** The database's prepared statement for `sql`, prepared once: preparing costs more than running it. */
+export function prepared(db: DatabaseSync, sql: string): StatementSync {
+  let cache = statementCache.get(db);
+  if (!cache) {
+    cache = new Map();
+    statementCache.set(db, cache);
+  }
+  let statement = cache.get(sql);
+  if (!statement) {
+    statement = db.prepare(sql);
+    cache.set(sql, statement);
+  }
+  return statement;
 }

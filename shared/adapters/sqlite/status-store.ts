@@ -6,9 +6,12 @@ import {
   progressDocument,
   registerDocument,
 } from '../../status/transitions';
+import { isGraphmillError } from '../../errors';
 import type {
+  ClaimItem,
   ClaimRequest,
   ClaimResult,
+  CompletionItem,
   CompletionUpdate,
   DocumentError,
   DocumentRecord,
@@ -17,7 +20,7 @@ import type {
   Stage,
   StatusStore,
 } from '../../status/types';
-import { inTransaction } from './database';
+import { inTransaction, prepared } from './database';
 
 /** The embedded default StatusStore: one row per document, the record as JSON, transitions in transactions. */
 export class SqliteStatusStore implements StatusStore {
@@ -47,7 +50,7 @@ export class SqliteStatusStore implements StatusStore {
       params.push(filter.batchId);
     }
     const sql = `SELECT record FROM documents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-    const rows = this.db.prepare(sql).all(...params) as { record: string }[];
+    const rows = prepared(this.db, sql).all(...params) as { record: string }[];
     return Promise.resolve(rows.map((r) => JSON.parse(r.record) as DocumentRecord));
   }
 
@@ -78,8 +81,42 @@ export class SqliteStatusStore implements StatusStore {
   }
 
   delete(id: string): Promise<boolean> {
-    const res = this.db.prepare('DELETE FROM documents WHERE id = ?').run(id);
+    const res = prepared(this.db, 'DELETE FROM documents WHERE id = ?').run(id);
     return Promise.resolve(Number(res.changes) > 0);
+  }
+
+  registerMany(docs: readonly NewDocument[], now: number): Promise<DocumentRecord[]> {
+    return this.tx(() =>
+      docs.map((doc) => {
+        const next = registerDocument(this.read(doc.id), doc, now);
+        this.write(next);
+        return next;
+      }),
+    );
+  }
+
+  claimMany(items: readonly ClaimItem[], lease: Omit<ClaimRequest, 'owner'>): Promise<ClaimResult[]> {
+    return this.tx(() =>
+      items.map((item) => {
+        const { result, next } = claimDocument(this.read(item.id), { ...lease, owner: item.owner });
+        if (next) this.write(next);
+        return result;
+      }),
+    );
+  }
+
+  completeMany(items: readonly CompletionItem[], now: number): Promise<(Error | undefined)[]> {
+    return this.tx(() =>
+      items.map((item) => {
+        try {
+          this.write(completeDocument(this.read(item.id), item.id, item.owner, item.update, now));
+          return undefined;
+        } catch (err) {
+          if (isGraphmillError(err) && err.code === 'lease_lost') return err;
+          throw err;
+        }
+      }),
+    );
   }
 
   close(): Promise<void> {
@@ -88,18 +125,17 @@ export class SqliteStatusStore implements StatusStore {
   }
 
   private read(id: string): DocumentRecord | undefined {
-    const row = this.db.prepare('SELECT record FROM documents WHERE id = ?').get(id) as
+    const row = prepared(this.db, 'SELECT record FROM documents WHERE id = ?').get(id) as
       { record: string } | undefined;
     return row ? (JSON.parse(row.record) as DocumentRecord) : undefined;
   }
 
   private write(record: DocumentRecord): void {
-    this.db
-      .prepare(
-        `INSERT INTO documents (id, status, batch_id, record) VALUES (?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, batch_id = excluded.batch_id, record = excluded.record`,
-      )
-      .run(record.id, record.status, record.batchId ?? null, JSON.stringify(record));
+    prepared(
+      this.db,
+      `INSERT INTO documents (id, status, batch_id, record) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, batch_id = excluded.batch_id, record = excluded.record`,
+    ).run(record.id, record.status, record.batchId ?? null, JSON.stringify(record));
   }
 
   private apply(id: string, fn: (r: DocumentRecord | undefined) => DocumentRecord): Promise<void> {
