@@ -108,7 +108,8 @@ function wrap(w: winston.Logger): Logger {
   const at =
     (level: keyof typeof LEVELS) =>
     (message: string, fields: LogFields = {}): void => {
-      w.log(level, message, fields);
+      // winston runs the formats (redaction) before its transports drop a disabled level: check first.
+      if (w.isLevelEnabled(level)) w.log(level, message, fields);
     };
   return {
     debug: at('debug'),
