@@ -1,6 +1,7 @@
 /**
  * The three ways of writing the same lexical graph that the write-path benchmark compares:
- * - graphmill: `makeNeo4jGraphWriter(...).writeDocument` per document, as the pipeline calls it;
+ * - graphmill: `makeNeo4jGraphWriter(...).writeDocument` per document, as the functions call it, and
+ *   `writeDocuments` per group of documents (group commit), as `graphmill ingest` calls it;
  * - raw: the fastest plain driver code for the same nodes, properties and relationships: one `UNWIND`
  *   statement per large transaction of whole documents, several sessions in parallel, no locking, no
  *   generations, no orchestration;
@@ -66,6 +67,40 @@ export async function writeWithGraphmill(
       throw new Error(
         `graphmill wrote ${result.chunkCount} chunks for ${d.meta.id}, expected ${d.chunks.length}`,
       );
+    }
+  });
+}
+
+/**
+ * Group commit, as `graphmill ingest` writes: whole documents gathered until a group holds at least
+ * `maxGroupChunks` chunks, one `writeDocuments` transaction per group, `concurrency` groups in flight.
+ */
+export async function writeGroupsWithGraphmill(
+  writer: GraphWriter,
+  docs: readonly BenchDocument[],
+  maxGroupChunks: number,
+  concurrency: number,
+): Promise<void> {
+  const groups: BenchDocument[][] = [];
+  let current: BenchDocument[] = [];
+  let size = 0;
+  for (const d of docs) {
+    current.push(d);
+    size += d.chunks.length;
+    if (size >= maxGroupChunks) {
+      groups.push(current);
+      current = [];
+      size = 0;
+    }
+  }
+  if (current.length > 0) groups.push(current);
+  await forEachConcurrent(groups, concurrency, async (group) => {
+    const results = await writer.writeDocuments(group.map((d) => ({ meta: d.meta, chunks: d.chunks })));
+    for (const [i, r] of results.entries()) {
+      const expected = group[i]?.chunks.length;
+      if (r.chunkCount !== expected) {
+        throw new Error(`graphmill wrote ${r.chunkCount} chunks for ${r.id}, expected ${expected}`);
+      }
     }
   });
 }

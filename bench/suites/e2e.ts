@@ -166,10 +166,33 @@ export async function runE2e(ctx: SuiteContext): Promise<SuiteResult> {
       return m;
     };
 
+    const rawChild = path.join(ctx.repoRoot, 'dist', 'bench', 'raw-child.js');
+    const rawProcess = async (from: string, set: readonly BenchDocument[]): Promise<Run> => {
+      await clean();
+      const report = path.join(ctx.tmpDir, 'raw-child-probe.json');
+      const s0 = serverCpu?.();
+      const run = await runChild(
+        process.execPath,
+        ['--require', probe, rawChild, from, String(RAW_OPTIONS.chunksPerTx), String(RAW_OPTIONS.sessions)],
+        { cwd: ctx.repoRoot, env: { ...env, BENCH_PROBE_OUT: report } },
+      );
+      const s1 = serverCpu?.();
+      if (run.code !== 0) throw new Error(`raw script exited with ${run.code}: ${run.stderr.slice(0, 2000)}`);
+      await verifyGraph(driver, prefix, set, 'raw script');
+      const { cpuMs } = JSON.parse(readFileSync(report, 'utf8')) as { cpuMs: number };
+      return {
+        ms: run.ms,
+        clientCpuMs: cpuMs,
+        serverCpuMs: s0 !== undefined && s1 !== undefined ? s1 - s0 : undefined,
+      };
+    };
+
     await ingest(warmDir, warmFiles.length);
     await raw(rawDocs.slice(0, warmFiles.length));
+    await rawProcess(warmDir, rawDocs.slice(0, warmFiles.length));
     const eRuns: Run[] = [];
     const rRuns: Run[] = [];
+    const pRuns: Run[] = [];
     const cpuText = (r: Run): string =>
       r.serverCpuMs === undefined
         ? ''
@@ -188,13 +211,14 @@ export async function runE2e(ctx: SuiteContext): Promise<SuiteResult> {
         rRuns.push(run);
         ctx.log(`  raw    ${fmt((count / run.ms) * 1000, 1)} docs/s${cpuText(run)}`);
       };
-      if (rep % 2 === 0) {
-        await e();
-        await r();
-      } else {
-        await r();
-        await e();
-      }
+      const p = async () => {
+        const run = await rawProcess(dir, rawDocs);
+        pRuns.push(run);
+        ctx.log(`  script ${fmt((count / run.ms) * 1000, 1)} docs/s${cpuText(run)} (raw, as a process)`);
+      };
+      // Rotated, so that background load and Neo4j's own housekeeping hit every side alike.
+      const order = [e, r, p];
+      for (let k = 0; k < order.length; k++) await (order[(rep + k) % order.length] as () => Promise<void>)();
     }
     const eTimes = eRuns.map((r) => r.ms);
     const rTimes = rRuns.map((r) => r.ms);
@@ -227,6 +251,9 @@ export async function runE2e(ctx: SuiteContext): Promise<SuiteResult> {
     const e = summarize(eTimes.map((ms) => (count / ms) * 1000));
     const r = summarize(rTimes.map((ms) => (count / ms) * 1000));
     const ratio = e.median / r.median;
+    const pTimes = pRuns.map((run) => run.ms);
+    const rp = summarize(pTimes.map((ms) => (count / ms) * 1000));
+    const processRatio = e.median / rp.median;
     return {
       suite: 'e2e',
       rows: [
@@ -247,6 +274,16 @@ export async function runE2e(ctx: SuiteContext): Promise<SuiteResult> {
               ? `; CPU ms per doc, Neo4j ${fmt(cpu.cli.serverMsPerDoc.median, 2)} vs ${fmt(cpu.raw.serverMsPerDoc.median, 2)}, client ${fmt(cpu.cli.clientMsPerDoc.median, 2)} vs ${fmt(cpu.raw.clientMsPerDoc.median, 2)}`
               : ''),
         },
+        {
+          suite: 'e2e',
+          measure: `\`graphmill ingest\` vs a raw script, both as processes (docs/s)`,
+          graphmill: fmtSummary(e, 1),
+          peer: `raw script ${fmtSummary(rp, 1)}`,
+          ratio: fmtRatio(processRatio),
+          target: 'context',
+          pass: undefined,
+          note: 'the same files; the script reads, chunks and writes with the raw statement, spawn to exit (bench/raw-child.ts)',
+        },
       ],
       details: {
         documents: count,
@@ -254,9 +291,11 @@ export async function runE2e(ctx: SuiteContext): Promise<SuiteResult> {
         chunks,
         reps,
         warmupDocuments: warmFiles.length,
-        cli: { concurrency: 'default (4)', wallMs: summarize(eTimes), docsPerSecond: e },
+        cli: { settings: 'defaults', wallMs: summarize(eTimes), docsPerSecond: e },
         raw: { ...RAW_OPTIONS, writeMs: summarize(rTimes), docsPerSecond: r },
+        rawScript: { ...RAW_OPTIONS, wallMs: summarize(pTimes), docsPerSecond: rp },
         ratio,
+        processRatio,
         cpu,
         cliStartupMs: startup,
       },

@@ -7,12 +7,14 @@ import type { CompletionLedger, CompletionRecord } from '../../shared/tracking/t
 import { describeContract, type Subject } from './subjects';
 
 const T0 = 1_700_000_000_000;
+/** The adapter with a native recordMany (one transaction); the others have only `record`. */
+const BATCHED_ADAPTER = 'SqliteCompletionLedger';
 
 describeContract(
   'CompletionLedger',
   {
     memory: { name: 'InMemoryCompletionLedger', make: () => new InMemoryCompletionLedger() },
-    sqlite: { name: 'SqliteCompletionLedger', make: (db) => new SqliteCompletionLedger(db) },
+    sqlite: { name: BATCHED_ADAPTER, make: (db) => new SqliteCompletionLedger(db) },
     firestore: {
       name: 'FirestoreCompletionLedger',
       make: (firestore) => new FirestoreCompletionLedger(firestore),
@@ -157,4 +159,81 @@ function completionLedgerContract(subject: Subject<CompletionLedger>): void {
     expect(ids(await other.list({ documentId: 'a', limit: 1 }))).toEqual(['a@1']);
     expect(await other.list({ documentId: 'nobody' })).toEqual([]);
   });
+
+  // recordMany is optional on the port; only the adapter that has it is held to it here.
+  if (subject.name.startsWith(BATCHED_ADAPTER)) {
+    describe('recordMany', () => {
+      const batch = () => {
+        const first = completion({ documentId: 'doc-1', status: 'failed', occurredAt: T0, errorCode: 'x' });
+        return [
+          completion({ documentId: 'doc-2', batchId: 'b1', occurredAt: T0 + 5, chunkCount: 2 }),
+          first,
+          completion({ documentId: 'doc-1', occurredAt: T0 + 10, chunkCount: 4 }),
+          // A redelivery in the same batch, with different values: the first one stays, counted once.
+          { ...first, durationMs: 999 },
+          completion({ documentId: 'doc-1', phase: 'embed', occurredAt: T0 + 1 }),
+        ];
+      };
+
+      it('records like record one by one: same records, duplicates counted once, aggregates folded', async () => {
+        const records = batch();
+        expect(typeof store.recordMany).toBe('function');
+        await store.recordMany?.(records);
+
+        const fresh = subject.make();
+        try {
+          for (const r of records) await fresh.store.record(r);
+          expect(await other.list()).toEqual(await fresh.store.list());
+          for (const [doc, phase] of [
+            ['doc-1', 'ingest'],
+            ['doc-1', 'embed'],
+            ['doc-2', 'ingest'],
+          ] as const) {
+            expect(await other.aggregate(doc, phase)).toEqual(await fresh.store.aggregate(doc, phase));
+          }
+        } finally {
+          await fresh.cleanup();
+        }
+
+        expect(await other.list()).toHaveLength(4);
+        expect(await other.get(records[1]?.completionId ?? '')).toEqual(records[1]);
+        expect(await other.aggregate('doc-1', 'ingest')).toEqual({
+          documentId: 'doc-1',
+          phase: 'ingest',
+          status: 'succeeded',
+          lastCompletionId: records[2]?.completionId,
+          completions: 2,
+          firstOccurredAt: T0,
+          lastOccurredAt: T0 + 10,
+        });
+        expect((await other.aggregate('doc-1', 'embed'))?.completions).toBe(1);
+      });
+
+      it('skips records already recorded, and an empty list writes nothing', async () => {
+        const records = batch();
+        await store.record(records[0] as CompletionRecord);
+        await store.recordMany?.([]);
+        expect(await other.list()).toEqual([records[0]]);
+        await store.recordMany?.(records);
+        await other.recordMany?.(records);
+        expect(await other.list()).toHaveLength(4);
+        expect((await other.aggregate('doc-2', 'ingest'))?.completions).toBe(1);
+        expect((await other.aggregate('doc-1', 'ingest'))?.completions).toBe(2);
+      });
+
+      it('is all or nothing: a record that cannot be written leaves none of the batch behind', async () => {
+        const records = batch();
+        // A record without a document id cannot be bound as a SQLite parameter: the transaction fails
+        // after the records before it were written inside it.
+        const broken = { ...completion({ documentId: 'doc-3', occurredAt: T0 }), documentId: undefined };
+        await expect(
+          store.recordMany?.([...records.slice(0, 3), broken as unknown as CompletionRecord]),
+        ).rejects.toThrow();
+        expect(await other.list()).toEqual([]);
+        expect(await other.aggregate('doc-1', 'ingest')).toBeUndefined();
+        await store.recordMany?.(records);
+        expect(await other.list()).toHaveLength(4);
+      });
+    });
+  }
 }

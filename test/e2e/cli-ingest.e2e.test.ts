@@ -184,6 +184,97 @@ it('binary and non-UTF-8 files fail with a clear error, write nothing, and set a
   });
 });
 
+it('group commit: any group size and concurrency give the same graph, per-document outcomes and statuses', async () => {
+  // 23 documents: small ones, two larger than a write batch (WRITE_BATCH_SIZE=6 chunks), an empty one, a
+  // binary one; the same contents under three prefixes, ingested with different group settings.
+  const contents = Array.from({ length: 23 }, (_, i) =>
+    i === 5 || i === 17
+      ? 'A longer document sentence that goes on. '.repeat(40)
+      : i === 9
+        ? ''
+        : `Document ${i}. It has a sentence or two.\n\n${'More words here. '.repeat(i % 7)}`,
+  );
+  const settings: [string, string[]][] = [
+    ['g1', ['--group-size', '1', '--concurrency', '1']],
+    ['g7', ['--group-size', '7', '--concurrency', '2']],
+    ['gd', []],
+  ];
+  const env = { WRITE_BATCH_SIZE: '6' };
+  const outcomes: Record<string, string[]> = {};
+  const graphs: Record<string, unknown[]> = {};
+  for (const [prefix, args] of settings) {
+    const files = contents.map((t, i) => {
+      const name = `e2e-${run}-${prefix}-${String(i).padStart(2, '0')}.txt`;
+      writeFileSync(join(dir, name), t);
+      return name;
+    });
+    const binary = `e2e-${run}-${prefix}-binary.txt`;
+    writeFileSync(join(dir, binary), Buffer.from([0x00, 0x01, 0x02, 0x03]));
+    const stateDir = join(dir, `state-group-${prefix}`);
+    const res = await runCli(
+      [
+        'ingest',
+        ...files,
+        binary,
+        '--json',
+        '--state-dir',
+        stateDir,
+        '--chunk-size',
+        '120',
+        '--chunk-overlap',
+        '30',
+        ...args,
+      ],
+      { cwd: dir, env },
+    );
+    expect(res.code).toBe(1);
+    const documents = (JSON.parse(res.stdout) as { documents: Summary[] }).documents;
+    expect(documents.map((d) => d.documentId)).toEqual([...files, binary]);
+    outcomes[prefix] = documents.map((d) => `${d.status}:${d.chunkCount}:${d.error?.code ?? ''}`);
+    graphs[prefix] = [];
+    for (const [i, name] of files.entries()) {
+      const g = await inspectDocument(driver, name);
+      expect({ name, problems: graphProblems(g, contents[i] as string, 120) }).toEqual({
+        name,
+        problems: [],
+      });
+      graphs[prefix]?.push(g.chunks.map((c) => c.text));
+    }
+    const statuses = await runCli(['status', '--json', '--state-dir', stateDir], { cwd: dir });
+    const records = (
+      JSON.parse(statuses.stdout) as { documents: { id: string; status: string; leaseOwner?: string }[] }
+    ).documents;
+    expect(records.filter((r) => r.status === 'completed')).toHaveLength(files.length);
+    expect(records.find((r) => r.id === binary)).toMatchObject({ status: 'failed' });
+    expect(records.every((r) => r.leaseOwner === undefined)).toBe(true);
+
+    // Again: every document is unchanged, nothing is written, the binary one fails again.
+    const again = await runCli(
+      [
+        'ingest',
+        ...files,
+        binary,
+        '--json',
+        '--state-dir',
+        stateDir,
+        '--chunk-size',
+        '120',
+        '--chunk-overlap',
+        '30',
+        ...args,
+      ],
+      { cwd: dir, env },
+    );
+    const second = (JSON.parse(again.stdout) as { documents: Summary[] }).documents;
+    expect(second.map((d) => d.status)).toEqual([...files.map(() => 'unchanged'), 'failed']);
+    for (const name of files) expect((await inspectDocument(driver, name)).document?.['generation']).toBe(1);
+  }
+  expect(outcomes['g7']).toEqual(outcomes['g1']);
+  expect(outcomes['gd']).toEqual(outcomes['g1']);
+  expect(graphs['g7']).toEqual(graphs['g1']);
+  expect(graphs['gd']).toEqual(graphs['g1']);
+});
+
 it('register records documents without processing them, with the same JSON shape', async () => {
   const name = `e2e-${run}-registered.txt`;
   writeFileSync(join(dir, name), 'Registered, not processed.');
@@ -212,6 +303,15 @@ it('rejects bad options with a usage error and touches nothing', async () => {
   const res = await runCli(['ingest', 'nothing-here.txt', '--chunk-size', '-5'], { cwd: dir });
   expect(res.code).toBe(2);
   expect(res.stderr).toMatch(/chunk-size/);
+  for (const [flag, value] of [
+    ['--group-size', '0'],
+    ['--concurrency', '0'],
+    ['--group-size', '2.5'],
+  ]) {
+    const bad = await runCli(['ingest', 'nothing-here.txt', flag as string, value as string], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(new RegExp(`${flag} must be a positive integer`));
+  }
   const overlap = await runCli(
     ['ingest', 'x', '--chunk-size', '10', '--chunk-overlap', '10', '--state-dir', join(dir, 'state-f')],
     { cwd: dir },

@@ -185,3 +185,86 @@ it('deletes a document and all its chunks', async () => {
   expect(g.allChunkNodes).toBe(0);
   expect(await writer.deleteDocument(docId)).toBe(false);
 });
+
+describe('writeDocuments (group commit)', () => {
+  const texts = (tag: string, n: number): [string, string][] =>
+    Array.from({ length: n }, (_, i) => [id(`group-${tag}-${i}`), paragraph(2 + (i % 3), `${tag}${i}`)]);
+  const writes = (docs: [string, string][], extra: { skipIfUnchanged?: boolean; writeToken?: string } = {}) =>
+    docs.map(([docId, text]) => ({
+      meta: { ...meta(docId, text), ...(extra.writeToken ? { writeToken: extra.writeToken } : {}) },
+      chunks: chunkText(text, OPTS),
+      ...(extra.skipIfUnchanged ? { skipIfUnchanged: true } : {}),
+    }));
+
+  it('writes several documents in one transaction, each with every structural invariant', async () => {
+    const docs = texts('new', 5);
+    const res = await writer.writeDocuments(writes(docs));
+    expect(res.map((r) => r.id)).toEqual(docs.map(([d]) => d));
+    for (const [i, [docId, text]] of docs.entries()) {
+      expect(res[i]).toEqual({
+        id: docId,
+        outcome: 'written',
+        generation: 1,
+        chunkCount: chunkText(text, OPTS).length,
+      });
+      const g = await inspectDocument(driver, docId);
+      expect(graphProblems(g, text, OPTS.chunkSize)).toEqual([]);
+      expect(g.chunks.map((c) => c.id)).toEqual(chunkText(text, OPTS).map((c) => `${docId}#1#${c.index}`));
+    }
+  });
+
+  it('replaces existing documents, skips unchanged ones when asked, and rewrites them otherwise', async () => {
+    const docs = texts('replace', 3);
+    await writer.writeDocuments(writes(docs));
+    const [first, second, third] = docs as [[string, string], [string, string], [string, string]];
+    const changed: [string, string] = [second[0], paragraph(4, 'changed')];
+
+    const res = await writer.writeDocuments(writes([first, changed, third], { skipIfUnchanged: true }));
+    expect(res.map((r) => [r.outcome, r.generation])).toEqual([
+      ['unchanged', 1],
+      ['written', 2],
+      ['unchanged', 1],
+    ]);
+    const g = await inspectDocument(driver, changed[0]);
+    expect(graphProblems(g, changed[1], OPTS.chunkSize)).toEqual([]);
+    expect(g.allChunkNodes).toBe(chunkText(changed[1], OPTS).length);
+
+    const again = await writer.writeDocuments(writes([first]));
+    expect(again[0]).toMatchObject({ outcome: 'written', generation: 2 });
+    expect(graphProblems(await inspectDocument(driver, first[0]), first[1], OPTS.chunkSize)).toEqual([]);
+  });
+
+  it('changes nothing when the same write (same token) is replayed after a lost COMMIT reply', async () => {
+    const docs = texts('token', 2);
+    await writer.writeDocuments(writes(docs, { writeToken: 'run-1' }));
+    const replay = await writer.writeDocuments(writes(docs, { writeToken: 'run-1' }));
+    expect(replay.map((r) => [r.outcome, r.generation])).toEqual([
+      ['written', 1],
+      ['written', 1],
+    ]);
+    const next = await writer.writeDocuments(writes(docs, { writeToken: 'run-2' }));
+    expect(next.map((r) => r.generation)).toEqual([2, 2]);
+  });
+
+  it('is all or nothing: a document the server refuses rolls the whole group back', async () => {
+    const docs = texts('atomic', 3);
+    const group = writes(docs);
+    // A start offset Cypher cannot convert to an integer: the statement fails on the third document.
+    const broken = group.map((w, i) =>
+      i === 2 ? { ...w, chunks: w.chunks.map((c) => ({ ...c, start: [1, 2] as unknown as number })) } : w,
+    );
+    await expect(writer.writeDocuments(broken)).rejects.toThrow(/toInteger|Type mismatch|Invalid input/i);
+    for (const [docId] of docs) expect((await inspectDocument(driver, docId)).document).toBeUndefined();
+  });
+
+  it('refuses an empty document, one larger than a batch, and a repeated id, before writing anything', async () => {
+    const [[docId, text]] = texts('refused', 1) as [[string, string]];
+    const ok = writes([[docId, text]]);
+    await expect(writer.writeDocuments([{ ...ok[0]!, chunks: [] }])).rejects.toThrow(/1 to 10/);
+    const many = chunkText(paragraph(40, 'many'), OPTS);
+    expect(many.length).toBeGreaterThan(10);
+    await expect(writer.writeDocuments([{ ...ok[0]!, chunks: many }])).rejects.toThrow(/1 to 10/);
+    await expect(writer.writeDocuments([...ok, ...ok])).rejects.toThrow(/given twice/);
+    expect((await inspectDocument(driver, docId)).document).toBeUndefined();
+  });
+});

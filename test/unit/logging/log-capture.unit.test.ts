@@ -148,3 +148,28 @@ it('masks every secret value read and every password-shaped field, in messages a
   expect(text).toContain('[REDACTED]');
   expect(lines()[1]).toMatchObject({ severity: 'CRITICAL' });
 });
+
+it('does not format a disabled level: no redaction runs, a throwing field is never read', () => {
+  const logger = makeLogger({ level: 'warning', format: 'json', projectId: 'demo-project' });
+  const redact = jest.spyOn(secretRegistry, 'redactFields');
+  const explosive = Object.defineProperty({}, 'detail', {
+    enumerable: true,
+    get: () => {
+      throw new Error('a field of a disabled level was read');
+    },
+  });
+
+  expect(() => logger.info('x', explosive)).not.toThrow();
+  expect(() => logger.debug('x', explosive)).not.toThrow();
+  expect(redact).not.toHaveBeenCalled();
+  expect(lines()).toEqual([]);
+
+  logger.warn('kept', { detail: 'ordinary' });
+  expect(redact).toHaveBeenCalled();
+  expect(lines()).toHaveLength(1);
+  expect(lines()[0]).toMatchObject({
+    severity: 'WARNING',
+    message: 'kept',
+    metadata: { detail: 'ordinary' },
+  });
+});

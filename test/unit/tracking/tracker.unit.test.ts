@@ -2,6 +2,8 @@
  * The four scenarios graphmill learns from, each with fault-injecting ledgers: the returned tuple, the
  * log severity, and whether an alert went out.
  */
+import { openMemoryDatabase } from '../../../shared/adapters/sqlite/database';
+import { SqliteCompletionLedger } from '../../../shared/adapters/sqlite/completion-ledger';
 import { RecordingAlerter } from '../../../shared/alerts/recording';
 import { dependencyUnavailable } from '../../../shared/errors';
 import { RESILIENCE_PRESETS, makeResilientPolicy } from '../../../shared/resilience';
@@ -137,4 +139,136 @@ it('reads completion state from BigQuery while Firestore is down, and the breake
   s.time.advance(30_000);
   await s.track(); // half-open: one probe
   expect(s.firestore.calls).toBe(callsWhileOpen + 1);
+});
+
+describe('recordMany', () => {
+  const records: CompletionRecord[] = [1, 2, 3].map((i) => ({
+    ...record,
+    completionId: `c-${i}`,
+    documentId: `doc-${i}`,
+    occurredAt: 1_000 + i,
+  }));
+
+  /** A tracker over the given ledgers, with the real presets and injected time. */
+  function trackerOver(firestore: CompletionLedger, bigquery: CompletionLedger) {
+    const time = makeFakeTime(0);
+    const logger = makeCapturingLogger();
+    const deps = { clock: time.clock, sleep: time.sleep, random: fixedRandom(0.5), logger };
+    const tracker = makeCompletionTracker({
+      firestore,
+      bigquery,
+      firestorePolicy: makeResilientPolicy('firestore', RESILIENCE_PRESETS.firestore, deps),
+      bigqueryPolicy: makeResilientPolicy('bigquery', RESILIENCE_PRESETS.bigquery, deps),
+      logger,
+    });
+    return { tracker, logger, time };
+  }
+  /** A ledger with a native recordMany (the SQLite one, on an in-memory database). */
+  const batchLedger = () => new SqliteCompletionLedger(openMemoryDatabase());
+  /** The tracker's own warnings about a ledger write that failed (the retries log theirs too). */
+  const notWritten = (logger: ReturnType<typeof makeCapturingLogger>) =>
+    logger.entries.filter((e) => e.level === 'warn' && e.message.startsWith('completion not written'));
+
+  it('writes every record to each ledger: with one recordMany call where it has one, else one by one', async () => {
+    const batched = batchLedger();
+    const plain = new InMemoryCompletionLedger();
+    const recordMany = jest.spyOn(batched, 'recordMany');
+    const batchedRecord = jest.spyOn(batched, 'record');
+    const plainRecord = jest.spyOn(plain, 'record');
+    const { tracker, logger } = trackerOver(batched, plain);
+
+    expect(await tracker.recordMany(records)).toEqual({ firestore: true, bigquery: true });
+
+    expect(recordMany).toHaveBeenCalledTimes(1);
+    expect(recordMany).toHaveBeenCalledWith(records);
+    expect(batchedRecord).not.toHaveBeenCalled();
+    expect(plainRecord.mock.calls.map(([r]) => r.completionId)).toEqual(['c-1', 'c-2', 'c-3']);
+    expect(await batched.list()).toEqual(records);
+    expect(await plain.list()).toEqual(records);
+    expect(logger.entries.filter((e) => e.level === 'warn')).toEqual([]);
+  });
+
+  it('a failed ledger is reported in the result and warned about with the record count', async () => {
+    const batched = batchLedger();
+    const down = new FlakyLedger(new InMemoryCompletionLedger(), Infinity);
+    const { tracker, logger } = trackerOver(down, batched);
+
+    expect(await tracker.recordMany(records)).toEqual({ firestore: false, bigquery: true });
+
+    expect(await batched.list()).toEqual(records);
+    const warned = notWritten(logger);
+    expect(warned.map((e) => e.message)).toEqual(['completion not written to firestore']);
+    expect(warned[0]?.fields).toMatchObject({
+      store: 'firestore',
+      records: 3,
+      completionId: 'c-1',
+      code: 'dependency_unavailable',
+    });
+    // bounded by the Firestore retry (the breaker may stop it earlier)
+    expect(down.calls).toBeLessThanOrEqual(RESILIENCE_PRESETS.firestore.retry.maxAttempts);
+  });
+
+  it("retries a ledger whose recordMany fails, behind that ledger's own policy", async () => {
+    const batched = batchLedger();
+    const recordMany = jest.spyOn(batched, 'recordMany').mockRejectedValue(dependencyUnavailable('down'));
+    const plain = new InMemoryCompletionLedger();
+    const { tracker, logger } = trackerOver(plain, batched);
+
+    expect(await tracker.recordMany(records)).toEqual({ firestore: true, bigquery: false });
+
+    expect(recordMany).toHaveBeenCalledTimes(RESILIENCE_PRESETS.bigquery.retry.maxAttempts);
+    expect(await plain.list()).toEqual(records);
+    expect(notWritten(logger).map((e) => [e.message, e.fields['records']])).toEqual([
+      ['completion not written to bigquery', 3],
+    ]);
+  });
+
+  it('a transient failure part-way through the one-by-one fallback is retried and every record lands once', async () => {
+    const ledger = new InMemoryCompletionLedger();
+    const write = ledger.record.bind(ledger);
+    let blipped = false;
+    const recordSpy = jest.spyOn(ledger, 'record').mockImplementation((r) => {
+      if (r.completionId !== 'c-2' || blipped) return write(r);
+      blipped = true;
+      return Promise.reject(dependencyUnavailable('blip'));
+    });
+    const { tracker, time } = trackerOver(ledger, batchLedger());
+
+    expect(await tracker.recordMany(records)).toEqual({ firestore: true, bigquery: true });
+
+    // The retry writes the set again from the start; c-1 is written twice and counted once.
+    expect(recordSpy.mock.calls.map(([r]) => r.completionId)).toEqual(['c-1', 'c-2', 'c-1', 'c-2', 'c-3']);
+    expect(time.sleeps).toHaveLength(1);
+    expect(await ledger.list()).toEqual(records);
+    expect((await ledger.aggregate('doc-1', 'ingest'))?.completions).toBe(1);
+  });
+
+  it('a single failed record is warned about without a records count', async () => {
+    const down = new FlakyLedger(new InMemoryCompletionLedger(), Infinity);
+    const { tracker, logger } = trackerOver(down, new InMemoryCompletionLedger());
+
+    expect(await tracker.recordMany([record])).toEqual({ firestore: false, bigquery: true });
+
+    const warned = notWritten(logger);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]?.fields).toMatchObject({ store: 'firestore', completionId: 'c-1' });
+    expect(warned[0]?.fields).not.toHaveProperty('records');
+  });
+
+  it('an empty list succeeds without calling either ledger', async () => {
+    const batched = batchLedger();
+    const plain = new InMemoryCompletionLedger();
+    const spies = [
+      jest.spyOn(batched, 'recordMany'),
+      jest.spyOn(batched, 'record'),
+      jest.spyOn(plain, 'record'),
+    ];
+    const { tracker, logger, time } = trackerOver(batched, plain);
+
+    expect(await tracker.recordMany([])).toEqual({ firestore: true, bigquery: true });
+
+    for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+    expect(logger.entries).toEqual([]);
+    expect(time.sleeps).toEqual([]);
+  });
 });
