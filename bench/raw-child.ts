@@ -7,22 +7,31 @@
  *
  *   node dist/bench/raw-child.js <dir> <chunksPerTx> <sessions>     (NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD)
  */
-require('node:module').enableCompileCache?.();
-
 import { readdirSync, readFileSync } from 'node:fs';
+import { enableCompileCache } from 'node:module';
 import { join } from 'node:path';
-import neo4j from 'neo4j-driver';
-import { chunkText } from '../shared/chunking';
-import { writeRaw, type BenchDocument } from './writers';
+import type { BenchDocument } from './writers';
+
+// Before anything heavy is loaded, as bin/graphmill.js does: the modules below are required lazily for that.
+enableCompileCache();
 
 async function main(): Promise<void> {
+  const neo4j = (require('neo4j-driver') as typeof import('neo4j-driver')).default;
+  const { chunkText } = require('../shared/chunking') as typeof import('../shared/chunking');
+  const { writeRaw } = require('./raw') as typeof import('./raw');
   const [dir, chunksPerTx, sessions] = process.argv.slice(2);
   if (!dir || !chunksPerTx || !sessions) throw new Error('usage: raw-child <dir> <chunksPerTx> <sessions>');
   const chunking = { chunkSize: 1000, chunkOverlap: 200 };
   const docs: BenchDocument[] = readdirSync(dir)
     .sort()
     .map((name) => ({
-      meta: { id: name, title: name, source: `file://${join(dir, name)}`, contentHash: 'sha256:-', ...chunking },
+      meta: {
+        id: name,
+        title: name,
+        source: `file://${join(dir, name)}`,
+        contentHash: 'sha256:-',
+        ...chunking,
+      },
       chunks: chunkText(readFileSync(join(dir, name), 'utf8'), chunking),
     }));
   const driver = neo4j.driver(

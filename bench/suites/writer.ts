@@ -163,7 +163,8 @@ export async function runWriter(ctx: SuiteContext): Promise<SuiteResult> {
     // Rotated, so that background load hits every writer alike.
     const order = [runGraphmill, runRaw, runGroups];
     for (let rep = 0; rep < reps; rep++) {
-      for (let k = 0; k < order.length; k++) await (order[(rep + k) % order.length] as typeof runRaw)(docs, true);
+      for (let k = 0; k < order.length; k++)
+        await (order[(rep + k) % order.length] as typeof runRaw)(docs, true);
     }
     const gTimes = gRuns.map((m) => m.ms);
     const grTimes = grRuns.map((m) => m.ms);

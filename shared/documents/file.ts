@@ -42,9 +42,18 @@ export function makeFileSource(root: string): DocumentSource {
       if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
         throw sourceForbidden(`File for document ${record.id} is outside the configured file root`);
       }
-      // O_NONBLOCK: opening a FIFO must not wait for a writer to appear. Anything but a regular file (FIFO,
+      // O_NONBLOCK: opening a FIFO must not wait for a writer to appear. O_NOFOLLOW: a link swapped in for
+      // the checked file after realpath is refused, not followed. Anything but a regular file (FIFO,
       // directory, device) is then refused before a byte is read.
-      const fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK);
+      let fd: number;
+      try {
+        fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+          throw sourceForbidden(`File for document ${record.id} changed into a link while being opened`);
+        }
+        throw err;
+      }
       try {
         const info = fstatSync(fd);
         if (!info.isFile()) {

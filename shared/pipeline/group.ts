@@ -258,12 +258,14 @@ async function writeGroup(
     }
     return;
   }
-  written.forEach(({ p, w }, i) => {
+  for (const [i, { p, w }] of written.entries()) {
     const error = errors[i];
     if (error) {
-      p.run.log.error('document failed', { stage: 'recording', code: toGraphmillError(error).code });
-      results[p.index] = failed(error);
-      return;
+      const e = toGraphmillError(error);
+      // A lost lease belongs to the run that took the document over; any other failure is this run's to record.
+      await recordFailure(deps, p.record, p.run.runId, 'recording', e, p.run.log, 'failed');
+      results[p.index] = { ok: false, error: e };
+      continue;
     }
     const outcome: DocumentOutcome = {
       status: w.outcome === 'unchanged' ? 'unchanged' : 'completed',
@@ -277,5 +279,5 @@ async function writeGroup(
       chunkCount: outcome.chunkCount,
     });
     results[p.index] = { ok: true, outcome };
-  });
+  }
 }

@@ -24,7 +24,7 @@ import type { Logger } from '../logging';
 import type { Policy } from '../resilience';
 import type { Clock } from '../resilience/time';
 import { completionIdFor } from '../tracking/ids';
-import { reportTracking, type CompletionTracker } from '../tracking/tracker';
+import { reportTracking, reportTrackingMany, type CompletionTracker } from '../tracking/tracker';
 import type { CompletionLedger, CompletionRecord } from '../tracking/types';
 import { runDocumentGroup, type GroupOptions, type GroupResult } from './group';
 import { runDocument, type DocumentOutcome, type PipelineDeps } from './process-document';
@@ -138,15 +138,11 @@ export async function runAndRecordGroup(
     }
   });
   if (records.length > 0) {
-    const tracked = await deps.tracker.recordMany(records);
-    for (const record of records) {
-      await reportTracking(tracked, {
-        functionName: deps.functionName,
-        record,
-        logger: deps.logger,
-        alerter: deps.alerter,
-      });
-    }
+    await reportTrackingMany(await deps.tracker.recordMany(records), records, {
+      functionName: deps.functionName,
+      logger: deps.logger,
+      alerter: deps.alerter,
+    });
   }
   return results;
 }

@@ -3,7 +3,6 @@
  * claimMany, completeMany), else the single transitions one after another. The outcome per document is
  * the same either way.
  */
-import { isGraphmillError } from '../errors';
 import type {
   ClaimItem,
   ClaimRequest,
@@ -37,8 +36,9 @@ export async function claimAll(
 }
 
 /**
- * Completes each item; an item whose lease is lost gets that error and the others go on. Any other error
- * (the store failing) is thrown.
+ * Completes each item and answers per item: undefined, or the error that kept it from being completed (a
+ * lost lease, or the store failing for that item). A store with `completeMany` applies them in one
+ * transaction and throws when that transaction fails (nothing is completed then).
  */
 export async function completeAll(
   store: StatusStore,
@@ -52,8 +52,7 @@ export async function completeAll(
       await store.complete(i.id, i.owner, i.update, now);
       out.push(undefined);
     } catch (err) {
-      if (!isGraphmillError(err) || err.code !== 'lease_lost') throw err;
-      out.push(err);
+      out.push(err instanceof Error ? err : new Error(String(err)));
     }
   }
   return out;

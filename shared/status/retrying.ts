@@ -12,7 +12,8 @@ class NotRetried extends Error {
 /**
  * Runs every StatusStore call through a bounded retry (and breaker), so one transient store error does
  * not fail a whole run. Every transition is safe to repeat: a repeated claim by the same owner keeps its
- * lease, and complete/fail check the owner. A lost lease is not retried: another run owns the document.
+ * lease (counting one more attempt), and complete/fail check the owner. A lost lease is not retried:
+ * another run owns the document.
  */
 export function withRetries(store: StatusStore, policy: Policy): StatusStore {
   const run = async <T>(fn: () => Promise<T>): Promise<T> => {

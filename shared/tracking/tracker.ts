@@ -118,34 +118,58 @@ export interface TrackingContext {
  * completion exists nowhere but in this log line: reconciliation cannot repair it); one failed -> WARNING
  * (reconciliation repairs it from the other store).
  */
-export async function reportTracking(result: TrackingResult, ctx: TrackingContext): Promise<void> {
-  const { record } = ctx;
-  const fields = {
-    completionId: record.completionId,
-    documentId: record.documentId,
-    ...(record.batchId !== undefined ? { batchId: record.batchId } : {}),
-    phase: record.phase,
-    status: record.status,
-    firestore: result.firestore,
-    bigquery: result.bigquery,
-  };
-  if (result.firestore && result.bigquery) return;
-  if (!result.firestore && !result.bigquery) {
-    ctx.logger.critical('completion lost: neither Firestore nor BigQuery recorded it', { ...fields, record });
-    await ctx.alerter.send({
-      severity: 'critical',
-      title: 'Completion tracking failed in both Firestore and BigQuery',
-      functionName: ctx.functionName,
-      errorType: 'tracking_failed',
-      message: `Completion ${record.completionId} of ${record.documentId} (${record.phase}: ${record.status}) was not recorded anywhere; it is in this function's log`,
+export function reportTracking(result: TrackingResult, ctx: TrackingContext): Promise<void> {
+  const { record, ...rest } = ctx;
+  return reportTrackingMany(result, [record], rest);
+}
+
+/**
+ * reportTracking for records written together (recordMany): the same log line for each record, and one
+ * alert for all of them rather than one per record.
+ */
+export async function reportTrackingMany(
+  result: TrackingResult,
+  records: readonly CompletionRecord[],
+  ctx: Omit<TrackingContext, 'record'>,
+): Promise<void> {
+  const first = records[0];
+  if ((result.firestore && result.bigquery) || !first) return;
+  const lost = !result.firestore && !result.bigquery;
+  for (const record of records) {
+    const fields = {
+      completionId: record.completionId,
       documentId: record.documentId,
       ...(record.batchId !== undefined ? { batchId: record.batchId } : {}),
-      ...(record.correlationId !== undefined ? { correlationId: record.correlationId } : {}),
-    });
-    return;
+      phase: record.phase,
+      status: record.status,
+      firestore: result.firestore,
+      bigquery: result.bigquery,
+    };
+    if (lost) {
+      ctx.logger.critical('completion lost: neither Firestore nor BigQuery recorded it', {
+        ...fields,
+        record,
+      });
+    } else {
+      ctx.logger.warn(
+        `completion recorded in ${result.firestore ? 'Firestore' : 'BigQuery'} only; reconciliation will repair it`,
+        fields,
+      );
+    }
   }
-  ctx.logger.warn(
-    `completion recorded in ${result.firestore ? 'Firestore' : 'BigQuery'} only; reconciliation will repair it`,
-    fields,
-  );
+  if (!lost) return;
+  const what =
+    records.length === 1
+      ? `Completion ${first.completionId} of ${first.documentId} (${first.phase}: ${first.status}) was`
+      : `${records.length} completions (${first.documentId} and ${records.length - 1} more) were`;
+  await ctx.alerter.send({
+    severity: 'critical',
+    title: 'Completion tracking failed in both Firestore and BigQuery',
+    functionName: ctx.functionName,
+    errorType: 'tracking_failed',
+    message: `${what} not recorded anywhere; ${records.length === 1 ? 'it is' : 'they are'} in this function's log`,
+    documentId: first.documentId,
+    ...(first.batchId !== undefined ? { batchId: first.batchId } : {}),
+    ...(first.correlationId !== undefined ? { correlationId: first.correlationId } : {}),
+  });
 }

@@ -255,6 +255,26 @@ describe.each(stores)('runDocumentGroup on the %s', (_name, makeStore) => {
     expect(again.map(okStatus)).toEqual(['unchanged', 'unchanged']);
   });
 
+  it('fails only the document the status store could not complete', async () => {
+    for (const id of ['a', 'b', 'c']) await h.register(id, text(id));
+    const storeDown = new Error('status store is down for b');
+    if (h.status.completeMany) {
+      // One transaction: when it fails, none is completed and every document is failed (retryable).
+      jest.spyOn(h.status, 'completeMany').mockRejectedValueOnce(storeDown);
+      const results = await process(['a', 'b', 'c']);
+      expect(results.map((r) => r.ok)).toEqual([false, false, false]);
+      return;
+    }
+    const complete = h.status.complete.bind(h.status);
+    jest
+      .spyOn(h.status, 'complete')
+      .mockImplementation((id, ...rest) => (id === 'b' ? Promise.reject(storeDown) : complete(id, ...rest)));
+    const results = await process(['a', 'b', 'c']);
+    expect(results.map(okStatus)).toEqual(['completed', 'error:internal', 'completed']);
+    expect(await h.status.get('a')).toMatchObject({ status: 'completed' });
+    expect(await h.status.get('b')).toMatchObject({ status: 'failed', error: { stage: 'recording' } });
+  });
+
   it('reads ahead with a capped limit and reads a larger document again, in its turn, with the full limit', async () => {
     const cap = 4 << 20;
     const large = `${'Large document sentence. '.repeat(Math.ceil((cap + 10) / 25))}`;

@@ -126,21 +126,23 @@ describe('fallback to the single forms (a store without batched methods)', () =>
   it.each([
     ['a plain Error', new Error('disk full')],
     ['a GraphmillError other than lease_lost', dependencyUnavailable('store is down')],
-  ])('completeAll rethrows %s from complete instead of returning it', async (_, error) => {
+  ])('completeAll returns %s for the item that failed and completes the others', async (_, error) => {
     const failing = new FailingComplete('b', error);
-    await registerAll(failing, [doc('a'), doc('b')], T0);
+    await registerAll(failing, [doc('a'), doc('b'), doc('c')], T0);
     await claimAll(
       failing,
-      ['a', 'b'].map((id) => ({ id, owner: 'r1' })),
+      ['a', 'b', 'c'].map((id) => ({ id, owner: 'r1' })),
       { leaseMs: LEASE, now: T0 },
     );
-    await expect(
-      completeAll(
-        failing,
-        ['a', 'b'].map((id) => ({ id, owner: 'r1', update: UPDATE })),
-        T0 + 1,
-      ),
-    ).rejects.toBe(error);
+    const out = await completeAll(
+      failing,
+      ['a', 'b', 'c'].map((id) => ({ id, owner: 'r1', update: UPDATE })),
+      T0 + 1,
+    );
+    expect(out).toEqual([undefined, error, undefined]);
+    expect((await failing.get('a'))?.status).toBe('completed');
+    expect((await failing.get('b'))?.status).toBe('processing');
+    expect((await failing.get('c'))?.status).toBe('completed');
   });
 });
 

@@ -9,7 +9,7 @@ import { dependencyUnavailable } from '../../../shared/errors';
 import { RESILIENCE_PRESETS, makeResilientPolicy } from '../../../shared/resilience';
 import { fixedRandom, makeFakeTime } from '../../../shared/resilience/testing';
 import { InMemoryCompletionLedger } from '../../../shared/tracking/memory';
-import { makeCompletionTracker, reportTracking } from '../../../shared/tracking/tracker';
+import { makeCompletionTracker, reportTracking, reportTrackingMany } from '../../../shared/tracking/tracker';
 import type { CompletionLedger, CompletionRecord } from '../../../shared/tracking/types';
 import { makeCapturingLogger } from '../../support/capturing-logger';
 
@@ -270,5 +270,48 @@ describe('recordMany', () => {
     for (const spy of spies) expect(spy).not.toHaveBeenCalled();
     expect(logger.entries).toEqual([]);
     expect(time.sleeps).toEqual([]);
+  });
+});
+
+describe('reportTrackingMany', () => {
+  const records = ['c-1', 'c-2', 'c-3'].map((completionId, i) => ({
+    ...record,
+    completionId,
+    documentId: `doc-${i + 1}`,
+  }));
+
+  it('both down: a CRITICAL line with each record, and one alert for all of them', async () => {
+    const logger = makeCapturingLogger();
+    const alerter = new RecordingAlerter();
+    await reportTrackingMany({ firestore: false, bigquery: false }, records, {
+      functionName: 'cli',
+      logger,
+      alerter,
+    });
+    const critical = logger.entries.filter((e) => e.level === 'critical');
+    expect(critical.map((e) => e.fields['record'])).toEqual(records);
+    expect(alerter.alerts).toHaveLength(1);
+    expect(alerter.alerts[0]).toMatchObject({ severity: 'critical', errorType: 'tracking_failed' });
+    expect(alerter.alerts[0]?.message).toMatch(
+      /^3 completions \(doc-1 and 2 more\) were not recorded anywhere/,
+    );
+  });
+
+  it('one down: a WARNING per record and no alert; both up: nothing', async () => {
+    const logger = makeCapturingLogger();
+    const alerter = new RecordingAlerter();
+    await reportTrackingMany({ firestore: true, bigquery: false }, records, {
+      functionName: 'cli',
+      logger,
+      alerter,
+    });
+    expect(levels(logger)).toEqual(['warn', 'warn', 'warn']);
+    await reportTrackingMany({ firestore: true, bigquery: true }, records, {
+      functionName: 'cli',
+      logger,
+      alerter,
+    });
+    expect(logger.entries).toHaveLength(3);
+    expect(alerter.alerts).toEqual([]);
   });
 });
