@@ -1,12 +1,18 @@
 /**
  * The functions framework parses request bodies with body-parser before our handler runs, and a
  * malformed JSON body ends in Express's default HTML error page. The contract says every error is
- * problem+json, so this wraps Express's final error handler: body-parser errors (they carry a `type`
- * like `entity.parse.failed` and a 4xx `status`) become problem+json; everything else is left to
- * Express's own handler. Installed once by the HTTP entrypoints, before the framework builds its app.
+ * problem+json, so this wraps Express's app: body-parser errors (they carry a `type` like
+ * `entity.parse.failed` and a 4xx `status`) become problem+json; everything else is left to Express's
+ * own handler. Installed once by the HTTP entrypoints, before the framework builds its app.
+ *
+ * The same hook refuses, before any parser reads a byte, what the parsers would make expensive:
+ * body-parser inflates gzip/deflate/br bodies up to the framework's 1 GB limit before the handler can check
+ * MAX_REQUEST_BYTES (a 64 KiB gzip body held 64 MiB), so a Content-Encoding other than identity is 415,
+ * and a declared Content-Length above what any configuration accepts is 413.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badRequest, contentTooLarge, unsupportedMediaType, type GraphmillError } from '../errors';
+import { REQUEST_BYTES_CEILING } from './limits';
 import { sendProblem } from './problem';
 import { requestIdFrom } from './request';
 
@@ -73,6 +79,23 @@ export function bodyErrorToGraphmillError(err: { status?: number; type?: string 
   }
 }
 
+/** The refusal for a request whose body must not be read at all, or undefined. */
+export function requestBodyRefusal(headers: IncomingMessage['headers']): GraphmillError | undefined {
+  const encoding = headers['content-encoding']?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    return unsupportedMediaType(
+      `Compressed request bodies are not accepted (Content-Encoding: ${encoding.slice(0, 40)}); send the JSON uncompressed`,
+    );
+  }
+  const declared = Number(headers['content-length']);
+  if (Number.isFinite(declared) && declared > REQUEST_BYTES_CEILING) {
+    return contentTooLarge(
+      `Request body of ${declared} bytes is over the ${REQUEST_BYTES_CEILING}-byte ceiling`,
+    );
+  }
+  return undefined;
+}
+
 let installed = false;
 
 /** Idempotent. `frameworkDir` resolves the Express copy the functions framework itself uses. */
@@ -89,6 +112,12 @@ export function installBodyErrorProblems(): void {
   proto.handle = function handle(this: ExpressApp, req, res, callback) {
     if (callback) {
       original.call(this, req, res, callback);
+      return;
+    }
+    const refusal = requestBodyRefusal(req.headers);
+    if (refusal) {
+      sendProblem(res, refusal, req.url ?? '/', requestIdFrom(req.headers));
+      req.resume(); // the body is discarded unread, so the connection can carry the next request
       return;
     }
     const fallback = finalhandler(req, res, { env: this.get('env') });

@@ -5,10 +5,14 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { inlineSource, makeSourceRouter, type DocumentSource } from '../../../shared/documents';
 import { dependencyUnavailable } from '../../../shared/errors';
 import { installBodyErrorProblems } from '../../../shared/http/body-errors';
+import { REQUEST_BYTES_CEILING } from '../../../shared/http/limits';
 import { silentLogger } from '../../../shared/logging';
 import type { PipelineDeps } from '../../../shared/pipeline';
 import { InMemoryStatusStore } from '../../../shared/status';
@@ -116,6 +120,60 @@ describe('orchestrate: every bad request is problem+json and writes nothing', ()
   it('415 for a wrong content type', async () => {
     const res = await request(server()).post('/').set('Content-Type', 'text/plain').send('document_id=doc-1');
     expectProblem(res, 415, 'unsupported_media_type');
+  });
+
+  it.each(['gzip', 'deflate', 'br', 'x-evil'])(
+    '415 for a %s-encoded body, refused before it is read or inflated',
+    async (encoding) => {
+      const body = encoding === 'gzip' ? gzipSync('{"document_id":"doc-1"}') : Buffer.from('compressed?');
+      const res = await request(server())
+        .post('/')
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', encoding)
+        .send(body);
+      expectProblem(res, 415, 'unsupported_media_type');
+      expect(res.body.detail).toContain(encoding);
+    },
+  );
+
+  it('413 for a declared Content-Length above the ceiling, answered without reading the body', async () => {
+    const srv = server();
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = srv.address() as AddressInfo;
+    try {
+      const answer = await new Promise<{ status: number; type: string }>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/',
+            headers: { 'content-type': 'application/json', 'content-length': REQUEST_BYTES_CEILING + 1 },
+          },
+          (res) => {
+            res.resume();
+            resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']) });
+            req.destroy();
+          },
+        );
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ECONNRESET') reject(err);
+        });
+        req.write('{"document_id":'); // a little of the promised body, and never the rest
+      });
+      expect(answer).toEqual({ status: 413, type: expect.stringMatching(/^application\/problem\+json/) });
+    } finally {
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
+  });
+
+  it('identity encoding is accepted like no encoding', async () => {
+    const res = await request(server())
+      .post('/')
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', 'identity')
+      .send(JSON.stringify({ document_id: 'nope' }));
+    expectProblem(res, 404, 'not_found');
   });
 
   it('400 for malformed JSON', async () => {
