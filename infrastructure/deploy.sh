@@ -163,7 +163,7 @@ deploy_function() {
     command+=("--cpu=$FN_CPU") # a concurrency above 1 needs at least one whole CPU
   fi
   command+=(
-    "--timeout=${FN_TIMEOUT_SECONDS}s" "--concurrency=$FN_CONCURRENCY"
+    "--timeout=${FN_TIMEOUT_SECONDS}s" "--concurrency=$FN_CONCURRENCY" "--max-instances=$FN_MAX_INSTANCES"
     "--service-account=$(runtime_sa_email)"
     "--set-env-vars=$env_vars"
     "--update-labels=git-sha=$VERSION_LABEL,app=$APP_LABEL"

@@ -64,21 +64,25 @@ readonly GRAPHMILL_FUNCTIONS=(orchestrate health ingestEvent phaseTransition rep
 #   FN_TIMEOUT_SECONDS --timeout (also exported to the function as FUNCTION_TIMEOUT_SECONDS, from which
 #                     the document lease is computed: both come from this one number)
 #   FN_CONCURRENCY    requests per instance; more than 1 needs a whole CPU (FN_CPU=1)
+#   FN_MAX_INSTANCES  --max-instances: with FN_CONCURRENCY it bounds the Neo4j connections a function can
+#                     open (each request holds at most one): orchestrate 10 x 8 + ingestEvent 20 x 1 +
+#                     health 2 + the scheduled ones 1 each = at most 105, inside a Neo4j server's default
+#                     of 400 Bolt threads (docs/deployment.md). Raise them together.
 #   FN_SCHEDULE, FN_SCHEDULER_JOB  cron and job name of the functions Cloud Scheduler calls
 load_function_spec() {
-  FN_TOPIC='' FN_CONCURRENCY=1 FN_CPU='' FN_SCHEDULE='' FN_SCHEDULER_JOB=''
+  FN_TOPIC='' FN_CONCURRENCY=1 FN_CPU='' FN_SCHEDULE='' FN_SCHEDULER_JOB='' FN_MAX_INSTANCES=1
   case "$1" in
     orchestrate)
-      FN_TRIGGER=http FN_MEMORY=512Mi FN_TIMEOUT_SECONDS=540 FN_CONCURRENCY=8 FN_CPU=1 ;;
+      FN_TRIGGER=http FN_MEMORY=512Mi FN_TIMEOUT_SECONDS=540 FN_CONCURRENCY=8 FN_CPU=1 FN_MAX_INSTANCES=10 ;;
     ingestEvent)
-      FN_TRIGGER=topic FN_TOPIC=$INGEST_TOPIC FN_MEMORY=512Mi FN_TIMEOUT_SECONDS=540 ;;
+      FN_TRIGGER=topic FN_TOPIC=$INGEST_TOPIC FN_MEMORY=512Mi FN_TIMEOUT_SECONDS=540 FN_MAX_INSTANCES=20 ;;
     phaseTransition)
-      FN_TRIGGER=topic FN_TOPIC=$PHASE_TOPIC FN_MEMORY=256Mi FN_TIMEOUT_SECONDS=60 ;;
+      FN_TRIGGER=topic FN_TOPIC=$PHASE_TOPIC FN_MEMORY=256Mi FN_TIMEOUT_SECONDS=60 FN_MAX_INSTANCES=10 ;;
     replayDeadLetters)
       FN_TRIGGER=http FN_MEMORY=512Mi FN_TIMEOUT_SECONDS=540
       FN_SCHEDULE='*/15 * * * *' FN_SCHEDULER_JOB=graphmill-replay-dead-letters ;;
     health)
-      FN_TRIGGER=http FN_MEMORY=256Mi FN_TIMEOUT_SECONDS=30 ;;
+      FN_TRIGGER=http FN_MEMORY=256Mi FN_TIMEOUT_SECONDS=30 FN_MAX_INSTANCES=2 ;;
     watchdog)
       FN_TRIGGER=http FN_MEMORY=256Mi FN_TIMEOUT_SECONDS=60
       FN_SCHEDULE='*/10 * * * *' FN_SCHEDULER_JOB=graphmill-watchdog ;;

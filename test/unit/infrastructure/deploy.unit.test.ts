@@ -35,27 +35,42 @@ const EXPECTED: Record<
     memory: string;
     timeout: string;
     concurrency: string;
+    maxInstances: string;
     schedule?: string;
     job?: string;
   }
 > = {
-  orchestrate: { trigger: 'http', memory: '512Mi', timeout: '540s', concurrency: '8' },
-  ingestEvent: { trigger: 'ingest-requests', memory: '512Mi', timeout: '540s', concurrency: '1' },
-  phaseTransition: { trigger: 'phase-completions', memory: '256Mi', timeout: '60s', concurrency: '1' },
+  orchestrate: { trigger: 'http', memory: '512Mi', timeout: '540s', concurrency: '8', maxInstances: '10' },
+  ingestEvent: {
+    trigger: 'ingest-requests',
+    memory: '512Mi',
+    timeout: '540s',
+    concurrency: '1',
+    maxInstances: '20',
+  },
+  phaseTransition: {
+    trigger: 'phase-completions',
+    memory: '256Mi',
+    timeout: '60s',
+    concurrency: '1',
+    maxInstances: '10',
+  },
   replayDeadLetters: {
     trigger: 'http',
     memory: '512Mi',
     timeout: '540s',
     concurrency: '1',
+    maxInstances: '1',
     schedule: '*/15 * * * *',
     job: 'graphmill-replay-dead-letters',
   },
-  health: { trigger: 'http', memory: '256Mi', timeout: '30s', concurrency: '1' },
+  health: { trigger: 'http', memory: '256Mi', timeout: '30s', concurrency: '1', maxInstances: '2' },
   watchdog: {
     trigger: 'http',
     memory: '256Mi',
     timeout: '60s',
     concurrency: '1',
+    maxInstances: '1',
     schedule: '*/10 * * * *',
     job: 'graphmill-watchdog',
   },
@@ -64,6 +79,7 @@ const EXPECTED: Record<
     memory: '512Mi',
     timeout: '540s',
     concurrency: '1',
+    maxInstances: '1',
     schedule: '0 * * * *',
     job: 'graphmill-reconcile',
   },
@@ -116,7 +132,7 @@ describe('deploy.sh: first deploy of every function', () => {
   });
 
   it.each(FUNCTION_NAMES)(
-    '%s: gen2, nodejs24, region, entry point, source, memory, timeout, concurrency',
+    '%s: gen2, nodejs24, region, entry point, source, memory, timeout, concurrency, max instances',
     (name) => {
       const call = deploys.get(name) ?? '';
       const flags = flagsOf(call);
@@ -130,6 +146,7 @@ describe('deploy.sh: first deploy of every function', () => {
       expect(flags.get('memory')).toBe(expected.memory);
       expect(flags.get('timeout')).toBe(expected.timeout);
       expect(flags.get('concurrency')).toBe(expected.concurrency);
+      expect(flags.get('max-instances')).toBe(expected.maxInstances);
       expect(flags.get('service-account')).toBe(RUNTIME_SA);
       if (expected.concurrency !== '1') expect(flags.get('cpu')).toBe('1');
     },
