@@ -85,9 +85,9 @@ function requireBatch(batch: Batch | undefined, batchId: string): Batch {
 }
 
 /**
- * Records one unit's outcome of one phase. A later outcome for the same unit replaces the earlier one
- * (a retried document that now succeeded); the same outcome again is a no-op (`next` undefined: nothing
- * to write). The phase is triggered when succeeded + failed first reaches expected: `triggeredAt` is set
+ * Records one unit's outcome of one phase. A success replaces an earlier failure (a retried document
+ * that now succeeded); a failure never replaces a success, and the same outcome again is a no-op (`next`
+ * undefined: nothing to write). On a completed batch, a change revises its summary in the same write. The phase is triggered when succeeded + failed first reaches expected: `triggeredAt` is set
  * in the same write, so a concurrent or redelivered call that loses the race sees it set and does not
  * trigger again.
  */
@@ -108,6 +108,9 @@ export function recordUnitOutcome(
     throw badRequest(`Batch ${batchId} has no unit ${unit}`, { details: { batchId, phase, unit } });
   }
   if (state.units[unit] === outcome) return { result: { batch: b } };
+  // A success is final for a unit and phase: a `failed` arriving after it is a stale, reordered or
+  // redelivered event (at-least-once delivery), not news.
+  if (state.units[unit] === 'succeeded') return { result: { batch: b } };
 
   const units = { ...state.units, [unit]: outcome };
   const outcomes = Object.values(units);
@@ -121,12 +124,34 @@ export function recordUnitOutcome(
     failed,
     ...(completesNow ? { triggeredAt: now } : {}),
   };
-  const next: Batch = { ...b, phaseStates: { ...b.phaseStates, [phase]: nextState }, updatedAt: now };
+  let next: Batch = { ...b, phaseStates: { ...b.phaseStates, [phase]: nextState }, updatedAt: now };
+  if (b.status === 'completed' && b.summary) {
+    // A late outcome (a replayed unit) after the batch completed: its summary must say what is true now.
+    const summary = summarizeBatch(next, b.summary.durationMs);
+    if (summary.failed !== b.summary.failed || summary.failedUnits.join() !== b.summary.failedUnits.join()) {
+      next = { ...next, summary, summaryRevisedAt: now };
+      return { result: { batch: next, summaryRevised: { previous: b.summary, summary } }, next };
+    }
+  }
   if (!completesNow) return { result: { batch: next }, next };
   const nextPhase = b.phases[b.phases.indexOf(phase) + 1];
   return {
     result: { batch: next, phaseCompleted: phase, ...(nextPhase !== undefined ? { nextPhase } : {}) },
     next,
+  };
+}
+
+/** The summary of a batch as its phase states stand: a unit failed if it failed any phase. */
+export function summarizeBatch(batch: Batch, durationMs: number): BatchSummary {
+  const failedUnits = batch.units.filter((u) =>
+    batch.phases.some((p) => batch.phaseStates[p]?.units[u] === 'failed'),
+  );
+  return {
+    units: batch.units.length,
+    succeeded: batch.units.length - failedUnits.length,
+    failed: failedUnits.length,
+    failedUnits,
+    durationMs,
   };
 }
 

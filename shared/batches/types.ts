@@ -36,6 +36,8 @@ export interface Batch {
   /** Set by the watchdog the first (and only) time it alerts on this batch. */
   readonly overdueAlertedAt?: number;
   readonly summary?: BatchSummary;
+  /** Epoch ms of the last revision of `summary`: a unit's outcome changed after the batch completed. */
+  readonly summaryRevisedAt?: number;
 }
 
 export interface BatchSummary {
@@ -60,6 +62,11 @@ export interface UnitResult {
   readonly phaseCompleted?: string;
   /** The phase to trigger next; undefined when the completed phase was the last one. */
   readonly nextPhase?: string;
+  /**
+   * Set when the batch had completed and this outcome changed its summary (a failed unit replayed with
+   * success, say): the summary is revised in the same write.
+   */
+  readonly summaryRevised?: { readonly previous: BatchSummary; readonly summary: BatchSummary };
 }
 
 export interface BatchStore {

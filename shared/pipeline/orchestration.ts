@@ -7,7 +7,8 @@
  * is recorded (status, dead letter, alert) and the event is acknowledged. Every handler is idempotent.
  */
 import type { Alerter } from '../alerts/types';
-import type { BatchStore, Batch, BatchSummary } from '../batches/types';
+import { summarizeBatch } from '../batches/transitions';
+import type { BatchStore, Batch, BatchSummary, UnitResult } from '../batches/types';
 import { writeDeadLetter, type DeadLetterDeps } from '../dlq/replay';
 import type { DeadLetterSchedule } from '../dlq/policy';
 import type { DeadLetterOperation, DeadLetterStore } from '../dlq/types';
@@ -387,6 +388,7 @@ export async function handlePhaseCompletion(
     await deadLetterEvent(deps, event, deps.settings.topics.phaseCompletions, e);
     return { recorded: false };
   }
+  if (result.summaryRevised) await reportRevisedSummary(deps, result.batch, result.summaryRevised);
   if (result.phaseCompleted === undefined) return { recorded: true };
 
   const batch = result.batch;
@@ -458,16 +460,8 @@ async function triggerPhase(
 
 /** The last phase is complete: write the summary and alert when any unit failed. */
 async function finishBatch(deps: OrchestrationDeps, batch: Batch): Promise<BatchSummary> {
-  const failedUnits = batch.units.filter((u) =>
-    batch.phases.some((p) => batch.phaseStates[p]?.units[u] === 'failed'),
-  );
-  const summary: BatchSummary = {
-    units: batch.units.length,
-    succeeded: batch.units.length - failedUnits.length,
-    failed: failedUnits.length,
-    failedUnits,
-    durationMs: deps.clock() - batch.createdAt,
-  };
+  const summary = summarizeBatch(batch, deps.clock() - batch.createdAt);
+  const failedUnits = summary.failedUnits;
   await deps.batches.complete(batch.id, summary, deps.clock());
   deps.logger.notice('batch complete', {
     batchId: batch.id,
@@ -487,6 +481,37 @@ async function finishBatch(deps: OrchestrationDeps, batch: Batch): Promise<Batch
     });
   }
   return summary;
+}
+
+/** A completed batch's summary changed (a failed unit was replayed): say so where the first one was said. */
+async function reportRevisedSummary(
+  deps: OrchestrationDeps,
+  batch: Batch,
+  revision: NonNullable<UnitResult['summaryRevised']>,
+): Promise<void> {
+  const { previous, summary } = revision;
+  deps.logger.notice('batch summary revised', {
+    batchId: batch.id,
+    ...summary,
+    failedUnits: summary.failedUnits.slice(0, 20),
+    previouslyFailed: previous.failed,
+  });
+  await deps.alerter.send({
+    severity: 'warning',
+    title:
+      summary.failed === 0
+        ? `Batch ${batch.id}: every unit has now succeeded (${previous.failed} had failed)`
+        : `Batch ${batch.id} now has ${summary.failed} of ${summary.units} units failed (was ${previous.failed})`,
+    functionName: deps.functionName,
+    errorType: 'batch_summary_revised',
+    message:
+      summary.failed === 0
+        ? 'The units reported failed in the batch summary have since succeeded (a replay); the summary is revised.'
+        : `Failed units: ${summary.failedUnits.slice(0, 20).join(', ')}${summary.failedUnits.length > 20 ? ', ...' : ''}`,
+    batchId: batch.id,
+    ...(batch.correlationId !== undefined ? { correlationId: batch.correlationId } : {}),
+    dedupeKey: `batch-summary:${batch.id}:${summary.failed}`,
+  });
 }
 
 function phaseCounts(batch: Batch, phase: string): Record<string, number> {
@@ -540,12 +565,8 @@ export async function replayOperation(deps: OrchestrationDeps, op: DeadLetterOpe
   };
   const outcome = await runDocument(deps.pipeline, { documentId: op.documentId, action: op.action });
   if (outcome.status === 'deleted') return;
-  await recordPhaseOutcome(deps, request, op.phase ?? deps.settings.phases[0] ?? 'ingest', 'succeeded', {
-    discriminator: outcome.contentHash ?? 'none',
-    chunkCount: outcome.chunkCount,
-    durationMs: outcome.durationMs,
-    ...(outcome.contentHash !== undefined ? { contentHash: outcome.contentHash } : {}),
-  });
+  const phase = op.phase ?? deps.settings.phases[0] ?? 'ingest';
+  await recordPhaseOutcome(deps, request, phase, 'succeeded', succeededFields(outcome));
 }
 
 /** Payloads are JSON (phase triggers) or the base64 data of a Pub/Sub message. */

@@ -122,6 +122,39 @@ function batchStoreContract(subject: Subject<BatchStore>): void {
     expect((await other.get('batch-1'))?.phaseStates['embed']).toMatchObject({ succeeded: 0, failed: 0 });
   });
 
+  it('never lets a failure replace a success: a stale or reordered event changes nothing', async () => {
+    await store.create(newBatch(), T0);
+    await store.recordUnit('batch-1', 'ingest', 'docs/a.md', 'succeeded', T0 + 1);
+    const before = await other.get('batch-1');
+    const r = await other.recordUnit('batch-1', 'ingest', 'docs/a.md', 'failed', T0 + 2);
+    expect(r).toEqual({ batch: before });
+    expect(await store.get('batch-1')).toEqual(before);
+  });
+
+  it('revises the summary of a completed batch when a failed unit later succeeds, in the same write', async () => {
+    await store.create(newBatch({ phases: ['ingest'] }), T0);
+    await store.recordUnit('batch-1', 'ingest', 'docs/a.md', 'failed', T0 + 1);
+    await store.recordUnit('batch-1', 'ingest', 'docs/b.md', 'succeeded', T0 + 2);
+    await store.recordUnit('batch-1', 'ingest', 'c', 'succeeded', T0 + 3);
+    const first = { units: 3, succeeded: 2, failed: 1, failedUnits: ['docs/a.md'], durationMs: 5 };
+    await store.complete('batch-1', first, T0 + 4);
+
+    const r = await other.recordUnit('batch-1', 'ingest', 'docs/a.md', 'succeeded', T0 + 50);
+    const revised = { units: 3, succeeded: 3, failed: 0, failedUnits: [], durationMs: 5 };
+    expect(r.summaryRevised).toEqual({ previous: first, summary: revised });
+    expect(r.phaseCompleted).toBeUndefined();
+    expect(await store.get('batch-1')).toMatchObject({
+      status: 'completed',
+      completedAt: T0 + 4,
+      summary: revised,
+      summaryRevisedAt: T0 + 50,
+    });
+    // The same success again revises nothing.
+    const again = await store.recordUnit('batch-1', 'ingest', 'docs/a.md', 'succeeded', T0 + 60);
+    expect(again.summaryRevised).toBeUndefined();
+    expect((await other.get('batch-1'))?.summaryRevisedAt).toBe(T0 + 50);
+  });
+
   it('rejects an unknown unit or phase (400) and an unknown batch (404), changing nothing', async () => {
     await store.create(newBatch(), T0);
     const before = await store.get('batch-1');

@@ -11,6 +11,7 @@ import { silentLogger } from '../../../shared/logging';
 import {
   handlePhaseCompletion,
   phaseTopic,
+  replayOperation,
   reconcile,
   runWatchdog,
   submitBatch,
@@ -294,4 +295,55 @@ it('the watchdog alerts once per batch past its deadline, and marks it', async (
   expect(alerter.alerts).toEqual([expect.objectContaining({ errorType: 'batch_overdue', batchId: 'late' })]);
   expect((await h.runtime.batches.get('late'))?.overdueAlertedAt).toBe(2_000_001);
   await h.runtime.close();
+});
+
+it('a failed unit that succeeds on replay after the batch completed revises the summary, and says so once', async () => {
+  const graph = new MemoryGraphWriter();
+  const alerter = Object.assign(new RecordingAlerter(), { flush: () => Promise.resolve() });
+  let now = 1_800_000_000_000;
+  const runtime = buildRuntime(parseConfig({ ...env, GRAPHMILL_PHASES: 'ingest' }), silentLogger, {
+    graph,
+    alerter,
+    clock: () => (now += 7),
+    sleep: () => Promise.resolve(),
+    bus: {},
+  });
+  try {
+    const status = runtime.pipeline.status;
+    await status.register({ id: 'ok-1', source: 'inline:', content: 'Fine. Words.' }, 0);
+    await status.register({ id: 'ok-2', source: 'inline:', content: 'Also fine.' }, 0);
+    await status.register({ id: 'bad', source: 'inline:', content: 'binary\u0000content' }, 0);
+    const deps = runtime.orchestration('cli');
+    await submitBatch(deps, { batchId: 'late', documentIds: ['ok-1', 'ok-2', 'bad'] });
+    await runtime.bus?.drain();
+    const first = await runtime.batches.get('late');
+    expect(first).toMatchObject({ status: 'completed', summary: { failed: 1, failedUnits: ['bad'] } });
+    expect(first?.summaryRevisedAt).toBeUndefined();
+
+    // Someone fixes the document and replays its dead letter.
+    await status.register({ id: 'bad', source: 'inline:', content: 'Fixed now. Two sentences.' }, 1);
+    const [dead] = await runtime.deadLetters.list();
+    expect(dead?.operation).toMatchObject({ kind: 'document', documentId: 'bad', batchId: 'late' });
+    await replayOperation(deps, dead?.operation as NonNullable<typeof dead>['operation']);
+    await runtime.bus?.drain();
+
+    const revised = await runtime.batches.get('late');
+    expect(revised).toMatchObject({
+      status: 'completed',
+      completedAt: first?.completedAt,
+      summary: { units: 3, succeeded: 3, failed: 0, failedUnits: [], durationMs: first?.summary?.durationMs },
+    });
+    expect(revised?.summaryRevisedAt).toBeGreaterThan(first?.completedAt ?? Infinity);
+    const notes = alerter.alerts.filter((a) => a.errorType === 'batch_summary_revised');
+    expect(notes).toHaveLength(1);
+    expect(notes[0]?.title).toBe('Batch late: every unit has now succeeded (1 had failed)');
+
+    // The replayed completion delivered again changes nothing and says nothing.
+    await replayOperation(deps, dead?.operation as NonNullable<typeof dead>['operation']);
+    await runtime.bus?.drain();
+    expect(alerter.alerts.filter((a) => a.errorType === 'batch_summary_revised')).toHaveLength(1);
+    expect((await runtime.batches.get('late'))?.summaryRevisedAt).toBe(revised?.summaryRevisedAt);
+  } finally {
+    await runtime.close();
+  }
 });
