@@ -21,7 +21,8 @@ export function openMemoryDatabase(): DatabaseSync {
   return db;
 }
 
-const MIGRATIONS: readonly string[] = [
+/** Exported for the migration tests, which play the part of another process. */
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE documents (
      id TEXT PRIMARY KEY,
      status TEXT NOT NULL,
@@ -68,17 +69,21 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX dead_letters_lease ON dead_letters (status, lease_expires_at);`,
 ];
 
+/**
+ * Brings the schema up to date. The version is read inside the write transaction (BEGIN IMMEDIATE), so of
+ * two processes opening an old database at once, the second waits for the first and then finds nothing
+ * left to do, instead of running the same migration again.
+ */
 function migrate(db: DatabaseSync): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-  const row = db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as
-    { v: number | null } | undefined;
-  const current = row?.v ?? 0;
-  for (let i = current; i < MIGRATIONS.length; i++) {
-    inTransaction(db, () => {
+  inTransaction(db, () => {
+    const row = db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as
+      { v: number | null } | undefined;
+    for (let i = row?.v ?? 0; i < MIGRATIONS.length; i++) {
       db.exec(MIGRATIONS[i] as string);
       db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(i + 1);
-    });
-  }
+    }
+  });
 }
 
 /** Runs fn inside BEGIN IMMEDIATE ... COMMIT: the write lock is taken up front, so read-modify-write is atomic. */
