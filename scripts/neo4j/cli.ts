@@ -3,8 +3,9 @@
  * (npm run neo4j:start / neo4j:stop).
  *
  *   start   resolve a Neo4j (NEO4J_URI env, else .graphmill/neo4j.env, else start a local server) and print
- *           NEO4J_URI=, NEO4J_USERNAME=, NEO4J_PASSWORD= lines on stdout (eval-able; .graphmill/neo4j.env
- *           holds the same for a server started here). Progress goes to stderr.
+ *           NEO4J_URI= and NEO4J_USERNAME= lines on stdout, and where the password is (never the password:
+ *           .graphmill/neo4j.env, mode 0600, holds all three for a server started here). Progress goes to
+ *           stderr.
  *   stop    stop the server that `start` started.
  *   status  say what is configured and whether it answers (exit 0 if something answers, else 3).
  *
@@ -27,8 +28,14 @@ async function main(argv: string[]): Promise<number> {
       const neo = await resolveNeo4j({ stateDir });
       const how = neo.startedHere ? `started here (${neo.source})` : `already available (${neo.source})`;
       process.stderr.write(`[neo4j] ${neo.uri} ${how}\n`);
+      // The password is never printed (terminals and CI logs keep what is printed): it is in the 0600
+      // env file for a server started here, or already in the caller's environment.
+      const where =
+        neo.source === 'env'
+          ? 'the environment'
+          : path.relative(process.cwd(), path.join(stateDir, 'neo4j.env')) || 'neo4j.env';
       process.stdout.write(
-        `NEO4J_URI=${neo.uri}\nNEO4J_USERNAME=${neo.username}\nNEO4J_PASSWORD=${neo.password}\n`,
+        `NEO4J_URI=${neo.uri}\nNEO4J_USERNAME=${neo.username}\n# NEO4J_PASSWORD: in ${where}\n`,
       );
       return 0;
     }

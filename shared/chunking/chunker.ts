@@ -70,6 +70,20 @@ export function iterateChunks(text: string, opts: ChunkOptions): Generator<Chunk
   return generateChunks(text, opts.chunkSize, opts.chunkOverlap);
 }
 
+/**
+ * Lazily yields the chunks of a text that arrives in consecutive pieces (decoded slices of a large file, say),
+ * exactly as `iterateChunks(pieces.join(''))` would, with the same offsets into the whole text. Only a window
+ * of the text is held: the chunker looks at most chunkSize + a few characters ahead of a chunk's start and a
+ * few dozen behind it, so the window is the current piece plus what the next chunk still needs.
+ */
+export function iterateChunksOfPieces(
+  pieces: Iterable<string>,
+  opts: ChunkOptions,
+): Generator<Chunk, void, undefined> {
+  validateChunkOptions(opts);
+  return generateChunksOfPieces(pieces[Symbol.iterator](), opts.chunkSize, opts.chunkOverlap);
+}
+
 /** All chunks of `text` as an array. Prefer `iterateChunks` for large documents. */
 export function chunkText(text: string, opts: ChunkOptions): Chunk[] {
   return Array.from(iterateChunks(text, opts));
@@ -154,6 +168,64 @@ function* generateChunks(
     const next = chunkOverlap === 0 ? end : overlapStart(text, start, end, chunkSize, chunkOverlap);
     prevEnd = end;
     start = next;
+  }
+}
+
+/**
+ * Characters the window keeps before a chunk's start: the farthest any decision looks back is an ordered-list
+ * number before a sentence end (a few closers, up to 9 digits and 16 spaces of indentation).
+ */
+const LOOKBACK = 64;
+/** Characters past a chunk's limit (start + chunkSize) the decision may read: a "\r\n\r\n" at the edge. */
+const LOOKAHEAD = 8;
+/** The window drops the text behind it once this much of it is no longer needed. */
+const TRIM_AT = 1 << 16;
+
+function* generateChunksOfPieces(
+  pieces: Iterator<string>,
+  chunkSize: number,
+  chunkOverlap: number,
+): Generator<Chunk, void, undefined> {
+  let buf = '';
+  let base = 0; // offset of buf[0] in the whole text
+  let done = false;
+  let newlines = new NewlineFinder(buf);
+  /** Reads pieces until the window reaches `end` (whole-text offset) or the text ends. */
+  const fill = (end: number): void => {
+    let grew = false;
+    while (!done && base + buf.length < end) {
+      const next = pieces.next();
+      if (next.done) done = true;
+      else if (next.value.length > 0) {
+        buf += next.value;
+        grew = true;
+      }
+    }
+    if (grew) newlines = new NewlineFinder(buf);
+  };
+
+  let index = 0;
+  let start = 0;
+  let prevEnd = 0;
+  for (;;) {
+    fill(start + chunkSize + LOOKAHEAD + 1);
+    const s = start - base;
+    if (done && buf.length - s <= chunkSize) {
+      // The rest of the text fits in one chunk (or nothing is left).
+      if (s < buf.length) yield { index, text: buf.slice(s), start, end: base + buf.length };
+      return;
+    }
+    const end = base + findCut(buf, s, s + chunkSize, Math.max(start, prevEnd) - base, newlines);
+    yield { index: index++, text: buf.slice(s, end - base), start, end };
+    const next = chunkOverlap === 0 ? end : base + overlapStart(buf, s, end - base, chunkSize, chunkOverlap);
+    prevEnd = end;
+    start = next;
+    if (start - base > TRIM_AT + LOOKBACK) {
+      const cut = start - base - LOOKBACK;
+      buf = buf.slice(cut);
+      base += cut;
+      newlines = new NewlineFinder(buf);
+    }
   }
 }
 

@@ -3,6 +3,7 @@ export {
   MIN_CHUNK_SIZE,
   chunkText,
   iterateChunks,
+  iterateChunksOfPieces,
   validateChunkOptions,
   type Chunk,
   type ChunkOptions,

@@ -9,6 +9,7 @@
  * single-document path (runDocument / processClaimed), which streams and reports progress.
  */
 import { iterateChunks, type Chunk } from '../chunking';
+import { decodeText } from '../documents';
 import { toGraphmillError, type GraphmillError } from '../errors';
 import type { DocumentWrite, DocumentWriteResult } from '../neo4j/graph-writer';
 import { claimAll, completeAll } from '../status/batch';
@@ -142,7 +143,7 @@ export async function runDocumentGroup(
     let fetched: FetchedDocument;
     let chunks: Chunk[];
     let stage: Stage = 'fetching';
-    const decoding = (): void => {
+    const checking = (): void => {
       stage = 'chunking';
     };
     try {
@@ -150,9 +151,13 @@ export async function runDocumentGroup(
       fetches[k] = undefined;
       fetched =
         (await early) ??
-        (await fetchDocument(deps, record, request.signal, deps.settings.maxDocumentBytes, decoding));
+        (await fetchDocument(deps, record, request.signal, deps.settings.maxDocumentBytes, checking));
       stage = 'chunking';
-      chunks = firstChunks(fetched.text, run, options.batchSize);
+      // A document larger than a read ahead is left to the single path, which decodes it slice by slice.
+      chunks =
+        fetched.bytes.length > PREFETCH_MAX_BYTES
+          ? []
+          : firstChunks(decodeText(fetched.bytes), run, options.batchSize);
     } catch (err) {
       const e = toGraphmillError(err);
       await recordFailure(deps, record, run.runId, stage, e, run.log, failureStatus(request, e));
@@ -160,7 +165,7 @@ export async function runDocumentGroup(
       continue;
     }
     if (chunks.length === 0 || chunks.length > options.batchSize) {
-      // Empty or larger than one batch: the single path streams it and reports progress.
+      // Empty, large or more than one batch of chunks: the single path streams it and reports progress.
       const doc = fetched;
       await settle(index, () => processClaimed(deps, request, record, run, doc));
       continue;

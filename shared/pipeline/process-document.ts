@@ -3,8 +3,8 @@
  * The same function serves the HTTP function, the event function and the CLI.
  */
 import { randomUUID } from 'node:crypto';
-import { iterateChunks, type ChunkOptions } from '../chunking';
-import { contentHash, decodeText, type DocumentSource } from '../documents';
+import { iterateChunksOfPieces, type ChunkOptions } from '../chunking';
+import { DECODE_SLICE_BYTES, checkText, contentHash, decodeSlices, type DocumentSource } from '../documents';
 import { GraphmillError, leaseConflict, notFound, toGraphmillError } from '../errors';
 import type { Logger } from '../logging';
 import type { GraphWriter } from '../neo4j/graph-writer';
@@ -56,10 +56,10 @@ export interface RunContext {
   readonly chunking: ChunkOptions;
 }
 
-/** A document already read: its content hash and decoded text. */
+/** A document already read and checked: its bytes (valid UTF-8 text, no NUL) and their content hash. */
 export interface FetchedDocument {
   readonly hash: string;
-  readonly text: string;
+  readonly bytes: Uint8Array;
 }
 
 export function startRun(deps: PipelineDeps, request: DocumentRequest): RunContext {
@@ -91,21 +91,26 @@ export function claimError(
   });
 }
 
-/** Reads and decodes a document; the bytes are dropped on return, only the hash and the text remain. */
+/**
+ * Reads a document, hashes it and checks that it is text (strict UTF-8, no NUL bytes) without decoding it:
+ * the text is decoded slice by slice as it is chunked, so a large document never exists as one string.
+ * `onChecking` is called before the check, whose failure belongs to the chunking stage, not the fetch.
+ */
 export async function fetchDocument(
   deps: PipelineDeps,
   record: DocumentRecord,
   signal: AbortSignal | undefined,
   maxBytes = deps.settings.maxDocumentBytes,
-  onDecoding?: () => void,
+  onChecking?: () => void,
 ): Promise<FetchedDocument> {
   const bytes = await deps.source.fetch(record, {
     maxBytes,
     ...(signal ? { signal } : {}),
   });
   const hash = contentHash(bytes);
-  onDecoding?.(); // content that cannot be decoded fails the chunking stage, not the fetch
-  return { hash, text: decodeText(bytes) };
+  onChecking?.();
+  checkText(bytes);
+  return { hash, bytes };
 }
 
 export async function runDocument(deps: PipelineDeps, request: DocumentRequest): Promise<DocumentOutcome> {
@@ -154,7 +159,6 @@ export async function processClaimed(
 
     let doc = fetched;
     if (!doc) {
-      // fetchDocument drops the bytes once decoded: that lowers the peak for large documents.
       await status.progress(record.id, runId, 'fetching', 0, clock());
       doc = await timed('fetching', () =>
         fetchDocument(deps, record, request.signal, deps.settings.maxDocumentBytes, () => {
@@ -191,7 +195,15 @@ export async function processClaimed(
     }
 
     stage = 'chunking';
-    const text = doc.text;
+    const bytes = doc.bytes;
+    // Decoded a slice at a time as the chunker needs it: memory holds the bytes and a window of text.
+    let decodedBytes = 0;
+    const pieces = (function* () {
+      for (const piece of decodeSlices(bytes)) {
+        decodedBytes = Math.min(bytes.length, decodedBytes + DECODE_SLICE_BYTES);
+        yield piece;
+      }
+    })();
     await status.progress(record.id, runId, 'chunking', 0, clock());
     const { chunkCount } = await timed('writing', async () => {
       let lastReported = -1;
@@ -204,9 +216,10 @@ export async function processClaimed(
           ...chunking,
           writeToken: runId,
         },
-        iterateChunks(text, chunking),
-        async ({ textOffset }) => {
-          const pct = text.length === 0 ? 100 : Math.floor((textOffset / text.length) * 100);
+        iterateChunksOfPieces(pieces, chunking),
+        async () => {
+          // The share of the document decoded so far: at most one slice ahead of the chunks written.
+          const pct = bytes.length === 0 ? 100 : Math.floor((decodedBytes / bytes.length) * 100);
           if (pct - lastReported >= 5 || pct === 100) {
             lastReported = pct;
             await status.progress(record.id, runId, 'writing', pct, clock());

@@ -4,6 +4,7 @@ import {
   MAX_CHUNK_SIZE,
   chunkText,
   iterateChunks,
+  iterateChunksOfPieces,
   validateChunkOptions,
   type Chunk,
   type ChunkOptions,
@@ -510,5 +511,67 @@ describe('chunkText properties', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('iterateChunksOfPieces (a text that arrives in pieces)', () => {
+  /** Cuts `text` at the given positions (any positions: inside surrogate pairs and CRLF too). */
+  const split = (text: string, cuts: number[]): string[] => {
+    const at = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
+    const out: string[] = [];
+    let from = 0;
+    for (const c of at) {
+      out.push(text.slice(from, c));
+      from = c;
+    }
+    out.push(text.slice(from));
+    return out;
+  };
+
+  it('yields exactly the chunks of the whole text, whatever the pieces', () => {
+    fc.assert(
+      fc.property(textArb, optionsArb, fc.array(fc.nat(), { maxLength: 20 }), (text, opts, cuts) => {
+        const pieces = split(text, cuts);
+        expect(pieces.join('')).toBe(text);
+        expect(Array.from(iterateChunksOfPieces(pieces, opts))).toEqual(chunkText(text, opts));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('yields exactly the chunks of a multi-megabyte text read in slices, across the window trims', () => {
+    const parts = fc.sample(textArb, { numRuns: 400, seed: 77 });
+    let text = '';
+    for (let i = 0; text.length < 3_000_000; i++) text += parts[i % parts.length] ?? '';
+    const cuts = fc.sample(fc.nat({ max: text.length }), { numRuns: 60, seed: 78 });
+    const pieces = split(text, cuts);
+    for (const opts of [
+      { chunkSize: 1000, chunkOverlap: 200 },
+      { chunkSize: 300, chunkOverlap: 0 },
+      { chunkSize: 4, chunkOverlap: 3 },
+    ]) {
+      const streamed = Array.from(iterateChunksOfPieces(pieces, opts));
+      const whole = chunkText(text, opts);
+      expect(streamed.length).toBe(whole.length);
+      expect(streamed).toEqual(whole);
+    }
+  });
+
+  it('takes any iterable, lazily, and validates options at the call', () => {
+    let pulled = 0;
+    function* pieces() {
+      for (let i = 0; i < 1000; i++) {
+        pulled++;
+        yield `Sentence ${i} of a long stream. `;
+      }
+    }
+    const it = iterateChunksOfPieces(pieces(), { chunkSize: 100, chunkOverlap: 10 });
+    expect(it.next().value).toMatchObject({ index: 0, start: 0 });
+    expect(pulled).toBeLessThan(10);
+    expect(() => iterateChunksOfPieces([], { chunkSize: 10, chunkOverlap: 10 })).toThrow(RangeError);
+    expect(Array.from(iterateChunksOfPieces([], { chunkSize: 10, chunkOverlap: 0 }))).toEqual([]);
+    expect(Array.from(iterateChunksOfPieces(['', 'ab', ''], { chunkSize: 10, chunkOverlap: 0 }))).toEqual([
+      { index: 0, text: 'ab', start: 0, end: 2 },
+    ]);
   });
 });

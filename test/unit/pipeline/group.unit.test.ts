@@ -292,6 +292,27 @@ describe.each(stores)('runDocumentGroup on the %s', (_name, makeStore) => {
     expect(h.source.fetches.filter((f) => f.id === 'b')).toHaveLength(1);
   });
 
+  it('streams a document of several decode slices: the same chunks as the whole text', async () => {
+    // Over 3 MiB with multi-byte characters, so slice boundaries fall inside characters.
+    const big = 'Ünïcödé sentence number one — with “quotes”. 中文句子。\n\n'.repeat(60_000);
+    await h.register('big', big);
+    const progress: number[] = [];
+    const realProgress = h.status.progress.bind(h.status);
+    jest.spyOn(h.status, 'progress').mockImplementation(async (id, owner, stage, pct, now) => {
+      if (stage === 'writing') progress.push(pct);
+      return realProgress(id, owner, stage, pct, now);
+    });
+
+    const results = await process(['big']);
+    expect(results.map(okStatus)).toEqual(['completed']);
+    const written = h.graph.documents.get('big')?.chunks ?? [];
+    const expected = chunkText(big, CHUNKING);
+    expect(written.length).toBe(expected.length);
+    expect(written).toEqual(expected);
+    // The in-memory writer reports once, after all chunks (the Neo4j writer reports after every batch).
+    expect(progress.at(-1)).toBe(100);
+  });
+
   it('runs deletes through the single path', async () => {
     await h.register('a', text('a'));
     await process(['a']);
