@@ -125,16 +125,24 @@ export function recordUnitOutcome(
     ...(completesNow ? { triggeredAt: now } : {}),
   };
   let next: Batch = { ...b, phaseStates: { ...b.phaseStates, [phase]: nextState }, updatedAt: now };
+  const nextPhase = b.phases[b.phases.indexOf(phase) + 1];
+  // A unit that succeeds a phase after the phase completed (a replay) missed the next phase's trigger.
+  const lateSuccess =
+    state.triggeredAt !== undefined && outcome === 'succeeded' && nextPhase !== undefined
+      ? { lateSuccess: { nextPhase } }
+      : {};
   if (b.status === 'completed' && b.summary) {
     // A late outcome (a replayed unit) after the batch completed: its summary must say what is true now.
     const summary = summarizeBatch(next, b.summary.durationMs);
     if (summary.failed !== b.summary.failed || summary.failedUnits.join() !== b.summary.failedUnits.join()) {
       next = { ...next, summary, summaryRevisedAt: now };
-      return { result: { batch: next, summaryRevised: { previous: b.summary, summary } }, next };
+      return {
+        result: { batch: next, summaryRevised: { previous: b.summary, summary }, ...lateSuccess },
+        next,
+      };
     }
   }
-  if (!completesNow) return { result: { batch: next }, next };
-  const nextPhase = b.phases[b.phases.indexOf(phase) + 1];
+  if (!completesNow) return { result: { batch: next, ...lateSuccess }, next };
   return {
     result: { batch: next, phaseCompleted: phase, ...(nextPhase !== undefined ? { nextPhase } : {}) },
     next,

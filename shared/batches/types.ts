@@ -67,6 +67,11 @@ export interface UnitResult {
    * success, say): the summary is revised in the same write.
    */
   readonly summaryRevised?: { readonly previous: BatchSummary; readonly summary: BatchSummary };
+  /**
+   * Set when this call recorded a success for a phase that had already completed (a replayed unit): the
+   * unit missed that phase's trigger, and `nextPhase` must be triggered for it alone.
+   */
+  readonly lateSuccess?: { readonly nextPhase: string };
 }
 
 export interface BatchStore {

@@ -389,6 +389,18 @@ export async function handlePhaseCompletion(
     return { recorded: false };
   }
   if (result.summaryRevised) await reportRevisedSummary(deps, result.batch, result.summaryRevised);
+  if (result.lateSuccess) {
+    // Its own trigger, with its own idempotency key: the phase's trigger went out without this unit.
+    const next = result.lateSuccess.nextPhase;
+    log.notice('late success: triggering the next phase for this unit', { phase: completion.phase, next });
+    await triggerPhase(
+      deps,
+      result.batch,
+      next,
+      [completion.unit],
+      `${completion.batchId}:${next}:${completion.unit}`,
+    );
+  }
   if (result.phaseCompleted === undefined) return { recorded: true };
 
   const batch = result.batch;
@@ -426,13 +438,14 @@ async function triggerPhase(
   batch: Batch,
   phase: string,
   units: readonly string[],
+  idempotencyKey = `${batch.id}:${phase}`,
 ): Promise<void> {
   const trigger: PhaseTrigger = {
     batchId: batch.id,
     phase,
     units,
     correlationId: batch.correlationId ?? batch.id,
-    idempotencyKey: `${batch.id}:${phase}`,
+    idempotencyKey,
     triggeredAt: new Date(deps.clock()).toISOString(),
   };
   try {

@@ -155,6 +155,25 @@ function batchStoreContract(subject: Subject<BatchStore>): void {
     expect((await other.get('batch-1'))?.summaryRevisedAt).toBe(T0 + 50);
   });
 
+  it('tells the caller a unit succeeded a phase after it completed, so the next phase is triggered for it', async () => {
+    await store.create(newBatch(), T0);
+    await store.recordUnit('batch-1', 'ingest', 'docs/a.md', 'failed', T0 + 1);
+    await store.recordUnit('batch-1', 'ingest', 'docs/b.md', 'succeeded', T0 + 2);
+    const done = await store.recordUnit('batch-1', 'ingest', 'c', 'succeeded', T0 + 3);
+    expect(done).toMatchObject({ phaseCompleted: 'ingest', nextPhase: 'embed' });
+    expect(done.lateSuccess).toBeUndefined();
+
+    const late = await other.recordUnit('batch-1', 'ingest', 'docs/a.md', 'succeeded', T0 + 4);
+    expect(late.lateSuccess).toEqual({ nextPhase: 'embed' });
+    expect(late.phaseCompleted).toBeUndefined();
+    // The last phase has nothing after it.
+    await store.recordUnit('batch-1', 'embed', 'c', 'failed', T0 + 5);
+    await store.recordUnit('batch-1', 'embed', 'docs/a.md', 'succeeded', T0 + 6);
+    await store.recordUnit('batch-1', 'embed', 'docs/b.md', 'succeeded', T0 + 7);
+    const lastLate = await store.recordUnit('batch-1', 'embed', 'c', 'succeeded', T0 + 8);
+    expect(lastLate.lateSuccess).toBeUndefined();
+  });
+
   it('rejects an unknown unit or phase (400) and an unknown batch (404), changing nothing', async () => {
     await store.create(newBatch(), T0);
     const before = await store.get('batch-1');

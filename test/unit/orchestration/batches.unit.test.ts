@@ -347,3 +347,42 @@ it('a failed unit that succeeds on replay after the batch completed revises the 
     await runtime.close();
   }
 });
+
+it('a unit replayed into success after its phase completed gets the next phase on its own, and the summary follows', async () => {
+  const h = harness();
+  const ids = await registerFifty(h.runtime);
+  const deps = h.runtime.orchestration('cli');
+  await submitBatch(deps, { batchId: 'batch-1', documentIds: ids });
+  await h.runtime.bus?.drain();
+  expect((await h.runtime.batches.get('batch-1'))?.summary).toMatchObject({ failed: 3, failedUnits: BROKEN });
+  expect(h.triggers.map((t) => t.idempotencyKey)).toEqual(['batch-1:review']);
+
+  // One broken document is fixed and its dead letter replayed: it now passes `ingest`, whose trigger for
+  // `review` went out long ago without it.
+  const fixed = BROKEN[0] as string;
+  await h.runtime.pipeline.status.register({ id: fixed, source: 'inline:', content: 'Fixed. Now text.' }, 1);
+  const dead = (await h.runtime.deadLetters.list()).find(
+    (d) => d.operation.kind === 'document' && d.operation.documentId === fixed,
+  );
+  expect(dead).toBeDefined();
+  await replayOperation(deps, (dead as NonNullable<typeof dead>).operation);
+  await h.runtime.bus?.drain();
+
+  expect(h.triggers.map((t) => [t.idempotencyKey, [...t.units]])).toEqual([
+    ['batch-1:review', expect.any(Array)],
+    [`batch-1:review:${fixed}`, [fixed]],
+  ]);
+  const batch = await h.runtime.batches.get('batch-1');
+  expect(batch?.phaseStates['ingest']).toMatchObject({ succeeded: 48, failed: 2 });
+  expect(batch?.phaseStates['review']).toMatchObject({ succeeded: 48, failed: 2 });
+  expect(batch?.summary).toMatchObject({ succeeded: 48, failed: 2, failedUnits: BROKEN.slice(1) });
+  const revised = h.alerter.alerts.filter((a) => a.errorType === 'batch_summary_revised');
+  expect(revised).toHaveLength(1);
+  expect(revised[0]?.title).toBe('Batch batch-1 now has 2 of 50 units failed (was 3)');
+
+  // The replayed completion delivered again triggers nothing more.
+  await replayOperation(deps, (dead as NonNullable<typeof dead>).operation);
+  await h.runtime.bus?.drain();
+  expect(h.triggers).toHaveLength(2);
+  await h.runtime.close();
+});
