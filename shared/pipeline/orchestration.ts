@@ -662,28 +662,53 @@ export async function submitBatch(deps: OrchestrationDeps, request: SubmitBatchR
 // watchdog
 
 /** Alerts once per batch past its deadline and marks it; returns the batches it alerted on. */
-export async function runWatchdog(
-  deps: Pick<OrchestrationDeps, 'batches' | 'alerter' | 'clock' | 'logger' | 'functionName'>,
-): Promise<string[]> {
+export async function runWatchdog(deps: OrchestrationDeps): Promise<string[]> {
   const now = deps.clock();
   const alerted: string[] = [];
   for (const batch of await deps.batches.listOverdue(now)) {
     if (!(await deps.batches.markOverdueAlerted(batch.id, now))) continue;
     alerted.push(batch.id);
     const open = batch.phases.filter((p) => batch.phaseStates[p]?.triggeredAt === undefined);
-    deps.logger.error('batch missed its deadline', { batchId: batch.id, openPhases: open });
+    const retriggered = await retriggerStalledPhases(deps, batch);
+    deps.logger.error('batch missed its deadline', { batchId: batch.id, openPhases: open, retriggered });
     await deps.alerter.send({
       severity: 'error',
       title: `Batch ${batch.id} missed its deadline`,
       functionName: deps.functionName,
       errorType: 'batch_overdue',
-      message: `Deadline ${new Date(batch.deadline).toISOString()} passed; phases not complete: ${open.join(', ')}`,
+      message:
+        `Deadline ${new Date(batch.deadline).toISOString()} passed; phases not complete: ${open.join(', ')}` +
+        (retriggered.length > 0
+          ? `; no unit had reached ${retriggered.join(', ')}, so its trigger was published again`
+          : ''),
       batchId: batch.id,
       ...(batch.correlationId !== undefined ? { correlationId: batch.correlationId } : {}),
       dedupeKey: `batch-overdue:${batch.id}`,
     });
   }
   return alerted;
+}
+
+/**
+ * A phase that was triggered (the batch store says so) but whose next phase has recorded nothing beyond
+ * the failures carried into it: its trigger may never have been published (a crash between the store's
+ * commit and the publish). Publishing it again with the same idempotency key is safe: a consumer that
+ * handled it drops the copy.
+ */
+async function retriggerStalledPhases(deps: OrchestrationDeps, batch: Batch): Promise<string[]> {
+  const out: string[] = [];
+  for (const [i, phase] of batch.phases.entries()) {
+    const next = batch.phases[i + 1];
+    const state = batch.phaseStates[phase];
+    const nextState = next !== undefined ? batch.phaseStates[next] : undefined;
+    if (next === undefined || !state || state.triggeredAt === undefined || !nextState) continue;
+    const succeeded = batch.units.filter((u) => state.units[u] === 'succeeded');
+    const progressed = succeeded.some((u) => nextState.units[u] !== undefined);
+    if (succeeded.length === 0 || progressed) continue;
+    await triggerPhase(deps, batch, next, succeeded);
+    out.push(next);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -42,7 +42,10 @@ interface Harness {
 }
 
 /** A runtime whose `review` phase is done by a worker that succeeds every unit it is given. */
-function harness(bus: { duplicate?: boolean; reorder?: boolean } = {}): Harness {
+function harness(
+  bus: { duplicate?: boolean; reorder?: boolean } = {},
+  options: { loseFirstTrigger?: boolean } = {},
+): Harness {
   const graph = new MemoryGraphWriter();
   const alerter = Object.assign(new RecordingAlerter(), { flush: () => Promise.resolve() });
   let now = 1_800_000_000_000;
@@ -54,10 +57,15 @@ function harness(bus: { duplicate?: boolean; reorder?: boolean } = {}): Harness 
     bus,
   });
   const triggers: PhaseTrigger[] = [];
+  let lost = 0;
   runtime.bus?.subscribe(phaseTopic('review'), async (event) => {
     const trigger = JSON.parse(
       Buffer.from(event.data?.message?.data ?? '', 'base64').toString('utf8'),
     ) as PhaseTrigger;
+    if (options.loseFirstTrigger && lost === 0) {
+      lost++; // as if the function had crashed between the batch store's commit and this publish
+      return;
+    }
     // Like any consumer of an at-least-once topic, the worker drops a trigger it has already handled.
     if (triggers.some((t) => t.idempotencyKey === trigger.idempotencyKey)) return;
     triggers.push(trigger);
@@ -384,5 +392,31 @@ it('a unit replayed into success after its phase completed gets the next phase o
   await replayOperation(deps, (dead as NonNullable<typeof dead>).operation);
   await h.runtime.bus?.drain();
   expect(h.triggers).toHaveLength(2);
+  await h.runtime.close();
+});
+
+it('the watchdog publishes again a trigger that never reached the next phase, and the batch completes', async () => {
+  const h = harness({}, { loseFirstTrigger: true });
+  const ids = await registerFifty(h.runtime);
+  const deps = h.runtime.orchestration('watchdog');
+  await submitBatch(deps, { batchId: 'batch-1', documentIds: ids, deadline: 1_800_000_000_100 });
+  await h.runtime.bus?.drain();
+  const stalled = await h.runtime.batches.get('batch-1');
+  expect(stalled?.status).toBe('open');
+  expect(stalled?.phaseStates['ingest']?.triggeredAt).toBeDefined();
+  expect(stalled?.phaseStates['review']).toMatchObject({ succeeded: 0, failed: 3 }); // the carried failures
+  expect(h.triggers).toHaveLength(0);
+
+  expect(await runWatchdog(deps)).toEqual(['batch-1']);
+  await h.runtime.bus?.drain();
+  expect(h.triggers.map((t) => [t.idempotencyKey, t.units.length])).toEqual([['batch-1:review', 47]]);
+  const done = await h.runtime.batches.get('batch-1');
+  expect(done).toMatchObject({ status: 'completed', summary: { failed: 3, failedUnits: BROKEN } });
+  const overdue = h.alerter.alerts.filter((a) => a.errorType === 'batch_overdue');
+  expect(overdue).toHaveLength(1);
+  expect(overdue[0]?.message).toContain('no unit had reached review, so its trigger was published again');
+
+  // A batch whose next phase is under way is left alone.
+  expect(await runWatchdog(deps)).toEqual([]);
   await h.runtime.close();
 });
