@@ -113,9 +113,7 @@ export function recordUnitOutcome(
   if (state.units[unit] === 'succeeded') return { result: { batch: b } };
 
   const units = { ...state.units, [unit]: outcome };
-  const outcomes = Object.values(units);
-  const succeeded = outcomes.filter((o) => o === 'succeeded').length;
-  const failed = outcomes.length - succeeded;
+  const { succeeded, failed } = countOutcomes(units);
   const completesNow = state.triggeredAt === undefined && succeeded + failed === state.expected;
   const nextState: PhaseState = {
     ...state,
@@ -143,10 +141,45 @@ export function recordUnitOutcome(
     }
   }
   if (!completesNow) return { result: { batch: next, ...lateSuccess }, next };
+  // The units that failed this phase take no part in the later ones: they are recorded failed there in the
+  // same write. A later phase that every unit reaches as failed is complete at once, and so on down the
+  // chain; `nextPhase` is the one left to trigger (for the units that succeeded), if any.
+  const failedHere = b.units.filter((u) => units[u] === 'failed');
+  let toTrigger: string | undefined;
+  for (const later of b.phases.slice(b.phases.indexOf(phase) + 1)) {
+    const laterState = next.phaseStates[later];
+    if (!laterState) continue;
+    const carried: Record<string, UnitOutcome> = { ...laterState.units };
+    for (const u of failedHere) carried[u] ??= 'failed';
+    const counts = countOutcomes(carried);
+    const complete =
+      laterState.triggeredAt === undefined && counts.succeeded + counts.failed === laterState.expected;
+    next = {
+      ...next,
+      phaseStates: {
+        ...next.phaseStates,
+        [later]: { ...laterState, units: carried, ...counts, ...(complete ? { triggeredAt: now } : {}) },
+      },
+    };
+    if (!complete) {
+      toTrigger = later;
+      break;
+    }
+  }
   return {
-    result: { batch: next, phaseCompleted: phase, ...(nextPhase !== undefined ? { nextPhase } : {}) },
+    result: {
+      batch: next,
+      phaseCompleted: phase,
+      ...(toTrigger !== undefined ? { nextPhase: toTrigger } : {}),
+    },
     next,
   };
+}
+
+function countOutcomes(units: Readonly<Record<string, UnitOutcome>>): { succeeded: number; failed: number } {
+  const outcomes = Object.values(units);
+  const succeeded = outcomes.filter((o) => o === 'succeeded').length;
+  return { succeeded, failed: outcomes.length - succeeded };
 }
 
 /** The summary of a batch as its phase states stand: a unit failed if it failed any phase. */

@@ -407,29 +407,13 @@ export async function handlePhaseCompletion(
   const phase = result.phaseCompleted;
   log.notice('batch phase complete', { phase, ...phaseCounts(batch, phase) });
   if (result.nextPhase !== undefined) {
-    const next = result.nextPhase;
-    // Units that failed this phase do not take part in the next one: count them as failed there too.
+    // The batch store recorded this phase's failures in the next phase, in the same write.
     const states = batch.phaseStates[phase]?.units ?? {};
-    const carriedFailures = Object.entries(states)
-      .filter(([, o]) => o === 'failed')
-      .map(([u]) => u);
-    let finalResult = result;
-    for (const unit of carriedFailures) {
-      finalResult = await deps.batches.recordUnit(batch.id, next, unit, 'failed', deps.clock());
-    }
     const succeeded = batch.units.filter((u) => states[u] === 'succeeded');
-    await triggerPhase(deps, batch, next, succeeded);
-    if (finalResult.phaseCompleted === next && finalResult.nextPhase === undefined) {
-      // Every unit failed before the last phase: the batch is over.
-      return {
-        recorded: true,
-        phaseCompleted: phase,
-        triggered: next,
-        summary: await finishBatch(deps, finalResult.batch),
-      };
-    }
-    return { recorded: true, phaseCompleted: phase, triggered: next };
+    await triggerPhase(deps, batch, result.nextPhase, succeeded);
+    return { recorded: true, phaseCompleted: phase, triggered: result.nextPhase };
   }
+  // The last phase, or every remaining phase completed at once because every unit had failed.
   return { recorded: true, phaseCompleted: phase, summary: await finishBatch(deps, batch) };
 }
 

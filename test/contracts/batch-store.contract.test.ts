@@ -174,6 +174,37 @@ function batchStoreContract(subject: Subject<BatchStore>): void {
     expect(lastLate.lateSuccess).toBeUndefined();
   });
 
+  it("records a completed phase's failures in the next phase in the same write", async () => {
+    await store.create(newBatch(), T0);
+    await store.recordUnit('batch-1', 'ingest', 'docs/a.md', 'failed', T0 + 1);
+    await store.recordUnit('batch-1', 'ingest', 'docs/b.md', 'succeeded', T0 + 2);
+    const done = await store.recordUnit('batch-1', 'ingest', 'c', 'failed', T0 + 3);
+    expect(done).toMatchObject({ phaseCompleted: 'ingest', nextPhase: 'embed' });
+    expect((await other.get('batch-1'))?.phaseStates['embed']).toEqual({
+      phase: 'embed',
+      expected: 3,
+      units: { 'docs/a.md': 'failed', c: 'failed' },
+      succeeded: 0,
+      failed: 2,
+    });
+  });
+
+  it('completes every later phase in the same write when every unit failed a phase', async () => {
+    await store.create(newBatch({ phases: ['ingest', 'embed', 'publish'] }), T0);
+    for (const [i, unit] of UNITS.entries()) {
+      const r = await store.recordUnit('batch-1', 'ingest', unit, 'failed', T0 + i);
+      if (i < UNITS.length - 1) expect(r.phaseCompleted).toBeUndefined();
+      else {
+        expect(r.phaseCompleted).toBe('ingest');
+        expect(r).not.toHaveProperty('nextPhase');
+      }
+    }
+    const batch = await other.get('batch-1');
+    for (const phase of ['embed', 'publish']) {
+      expect(batch?.phaseStates[phase]).toMatchObject({ succeeded: 0, failed: 3, triggeredAt: T0 + 2 });
+    }
+  });
+
   it('rejects an unknown unit or phase (400) and an unknown batch (404), changing nothing', async () => {
     await store.create(newBatch(), T0);
     const before = await store.get('batch-1');

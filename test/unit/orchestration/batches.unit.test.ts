@@ -420,3 +420,42 @@ it('the watchdog publishes again a trigger that never reached the next phase, an
   expect(await runWatchdog(deps)).toEqual([]);
   await h.runtime.close();
 });
+
+it('a batch whose units all fail the first of three phases completes at once, without empty triggers', async () => {
+  const alerter = Object.assign(new RecordingAlerter(), { flush: () => Promise.resolve() });
+  let now = 1_800_000_000_000;
+  const runtime = buildRuntime(
+    parseConfig({ ...env, GRAPHMILL_PHASES: 'ingest,review,publish' }),
+    silentLogger,
+    {
+      graph: new MemoryGraphWriter(),
+      alerter,
+      clock: () => (now += 7),
+      sleep: () => Promise.resolve(),
+      bus: {},
+    },
+  );
+  const published: string[] = [];
+  for (const phase of ['review', 'publish']) {
+    runtime.bus?.subscribe(phaseTopic(phase), () => {
+      published.push(phase);
+      return Promise.resolve();
+    });
+  }
+  try {
+    const ids = ['bin-1', 'bin-2', 'bin-3'];
+    for (const id of ids) {
+      await runtime.pipeline.status.register({ id, source: 'inline:', content: `binary\u0000${id}` }, 0);
+    }
+    await submitBatch(runtime.orchestration('cli'), { batchId: 'all-fail', documentIds: ids });
+    await runtime.bus?.drain();
+    const batch = await runtime.batches.get('all-fail');
+    expect(batch).toMatchObject({ status: 'completed', summary: { failed: 3, succeeded: 0 } });
+    for (const phase of ['review', 'publish']) {
+      expect(batch?.phaseStates[phase]).toMatchObject({ failed: 3, succeeded: 0 });
+    }
+    expect(published).toEqual([]);
+  } finally {
+    await runtime.close();
+  }
+});
