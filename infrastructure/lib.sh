@@ -93,9 +93,10 @@ load_function_spec() {
   esac
 }
 
-# The folders whose commits change what a function runs (used by the drift check).
+# The paths whose commits change what a function runs (used by the drift check): its folder, the shared
+# code, the package main that loads it, and the dependency manifests the buildpack installs from.
 function_source_paths() {
-  printf '%s\n' "functions/$1" shared
+  printf '%s\n' "functions/$1" shared functions/index.ts package.json package-lock.json
 }
 
 # --- output -------------------------------------------------------------------------------------

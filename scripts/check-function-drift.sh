@@ -11,7 +11,7 @@
 # For a function F, its sources are functions/F and shared/. The script compares, on the current
 # checkout (HEAD; it needs the full history: fetch-depth 0 in CI):
 #   deployed  the commit named by F's git-sha label (gcloud functions describe; updateTime is shown)
-#   latest    the newest commit on HEAD touching the sources (git log -1 -- functions/F shared)
+#   latest    the newest commit on HEAD touching the sources (git log -1 -- the paths function_source_paths gives)
 #   missing   the commits on HEAD touching the sources that deployed does not contain
 #             (git rev-list deployed..HEAD -- functions/F shared)
 # and reports one of:

@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Driver } from 'neo4j-driver';
+import { DEFAULT_CONCURRENCY } from '../../cli/commands/documents';
 import { chunkText } from '../../functions/index';
 import { generateDocument, type DocKind } from '../corpus';
 import { benchDriver, cleanBenchData, countBenchGraph, defaultConfig } from '../neo4j';
@@ -33,7 +34,7 @@ import { CHUNKING } from './chunker';
 /** The raw baseline's fastest setting on the reference machine (see the sweep in docs/performance.md). */
 export const RAW_OPTIONS: RawOptions = { chunksPerTx: 2000, sessions: 2 };
 /** Group transactions in flight: the CLI's default --concurrency. */
-const GROUP_CONCURRENCY = 3;
+const GROUP_CONCURRENCY = DEFAULT_CONCURRENCY;
 /** Documents graphmill writes at once, one transaction each (the functions' pattern). */
 export const GRAPHMILL_CONCURRENCY = 4;
 export const WRITER_SEED = 7_000;

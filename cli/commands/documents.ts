@@ -57,11 +57,8 @@ export function registerCommand(ctx: CliContext, common: (c: Command) => Command
       const { docs, root } = await resolveDocuments(ctx, paths);
       const runtime = ctx.open(opts, { GRAPHMILL_FILE_ROOT: root });
       try {
-        const out: DocumentSummary[] = [];
-        for (const d of docs) {
-          const r = await runtime.pipeline.status.register(d, runtime.pipeline.clock());
-          out.push({ ...summaryOf(r), durationMs: 0 });
-        }
+        const records = await registerAll(runtime.pipeline.status, docs, runtime.pipeline.clock());
+        const out: DocumentSummary[] = records.map((r) => ({ ...summaryOf(r), durationMs: 0 }));
         if (opts.json) ctx.print(JSON.stringify({ documents: out }));
         else for (const d of out) ctx.print(`registered ${d.documentId}  (${d.status})`);
       } finally {
@@ -81,7 +78,12 @@ export function ingestCommand(ctx: CliContext, common: (c: Command) => Command):
   return common(new Command('ingest'))
     .description('register documents, then process them (chunk and write to Neo4j)')
     .argument('<sources...>', 'files, directories, https:// or gs:// URLs')
-    .option('--concurrency <n>', 'groups of documents processed at once', positiveInt('--concurrency'), 3)
+    .option(
+      '--concurrency <n>',
+      'groups of documents processed at once',
+      positiveInt('--concurrency'),
+      DEFAULT_CONCURRENCY,
+    )
     .option(
       '--group-size <n>',
       'documents per group commit: they share status and Neo4j transactions (1: one at a time)',
@@ -135,6 +137,8 @@ type CliProgress = typeof import('cli-progress');
 
 /** Documents per group: large enough to share transactions, small enough for a live progress bar. */
 export const DEFAULT_GROUP_SIZE = 100;
+/** Groups at once: one being written while the next is read and prepared, and one more to cover latency. */
+export const DEFAULT_CONCURRENCY = 3;
 
 async function ingestDirect(
   ctx: CliContext,

@@ -22,7 +22,10 @@ const replayDeps = (runtime: Runtime): ReplayDeps => {
 };
 
 export function dlqCommand(ctx: CliContext, common: (c: Command) => Command): Command {
-  const dlq = new Command('dlq').description('dead letters: list, show, replay, resolve');
+  const dlq = new Command('dlq')
+    .description('dead letters: list, show, replay, resolve')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) });
   const withRuntime =
     <A extends unknown[]>(fn: (runtime: Runtime, opts: CommonOptions, ...args: A) => Promise<void>) =>
     async (...args: [...A, CommonOptions, Command]) => {

@@ -24,8 +24,6 @@ export interface OrchestrateDeps {
   readonly projectId?: string | undefined;
 }
 
-export { DOCUMENT_ID_PATTERN };
-
 const documentId = z
   .string({ message: 'must be a string' })
   .regex(DOCUMENT_ID_PATTERN, 'must be 1-256 characters of letters, digits and . _ : @ / -');

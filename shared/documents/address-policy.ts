@@ -68,17 +68,11 @@ function blockLists(): ReadonlyMap<ForbiddenAddressClass, BlockList> {
   return (lists = built);
 }
 
-/** Evaluation order: the most specific reason first (`::1` is loopback before it is IPv4-compatible). */
-const ORDER: readonly ForbiddenAddressClass[] = [
-  'unspecified',
-  'loopback',
-  'private',
-  'shared',
-  'link-local',
-  'multicast',
-  'reserved',
-  'ipv4-embedding',
-];
+/**
+ * Evaluation order: the most specific reason first (`::1` is loopback before it is IPv4-compatible); the
+ * order of ADDRESS_CLASSES, whose `invalid` has no range to look up.
+ */
+const ORDER = ADDRESS_CLASSES.filter((c) => c !== 'invalid');
 
 export interface AddressPolicy {
   /** Lifts `private` and `shared` (an intranet document server). Loopback, link-local and the rest stay refused. */

@@ -30,6 +30,13 @@ export function checkText(bytes: Uint8Array): void {
   if (!isUtf8(bytes)) throw unsupportedContent('Document content is not valid UTF-8 text');
 }
 
+const unchecked = new TextDecoder('utf-8', { ignoreBOM: false });
+
+/** decodeText for bytes that have passed checkText: the same text, without checking them again. */
+export function decodeCheckedText(bytes: Uint8Array): string {
+  return unchecked.decode(bytes);
+}
+
 /** Bytes decoded per slice by decodeSlices: a few MiB of text held at a time. */
 export const DECODE_SLICE_BYTES = 1 << 20;
 

@@ -66,6 +66,10 @@ export const methodNotAllowed = make('method_not_allowed', 405, false);
 export const leaseConflict = make('lease_conflict', 409, true);
 /** This run's lease was taken over after it expired: stop writing, the new owner finishes. */
 export const leaseLost = make('lease_lost', 409, true);
+
+/** Another run holds the document now: final for this run, whatever the retry policy. */
+export const isLeaseLost = (err: unknown): err is GraphmillError =>
+  isGraphmillError(err) && err.code === 'lease_lost';
 export const contentTooLarge = make('content_too_large', 413, false);
 export const unsupportedMediaType = make('unsupported_media_type', 415, false);
 /** Binary, undecodable or otherwise unsupported document content. */

@@ -52,20 +52,27 @@ export function isBodyParserError(err: unknown): err is BodyParserError {
  * Any 4xx error that reaches Express's final handler came from the middleware before the function
  * (body-parser and the decompression it does): the request was at fault, whatever the error's shape.
  */
-export function isRequestError(err: unknown): err is { status: number; type?: string } {
+function statusOf(err: unknown): unknown {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { status?: unknown; statusCode?: unknown };
+  return e.status ?? e.statusCode;
+}
+
+export function isRequestError(err: unknown): err is { status?: number; statusCode?: number; type?: string } {
   if (isBodyParserError(err)) return true;
-  const status =
-    typeof err === 'object' && err !== null
-      ? ((err as { status?: unknown; statusCode?: unknown }).status ??
-        (err as { statusCode?: unknown }).statusCode)
-      : undefined;
+  const status = statusOf(err);
   return typeof status === 'number' && status >= 400 && status < 500;
 }
 
-export function bodyErrorToGraphmillError(err: { status?: number; type?: string }): GraphmillError {
+export function bodyErrorToGraphmillError(err: {
+  status?: number;
+  statusCode?: number;
+  type?: string;
+}): GraphmillError {
   if (err.type === undefined) {
-    if (err.status === 413) return contentTooLarge('Request body is too large');
-    if (err.status === 415) return unsupportedMediaType('Request body encoding is not supported');
+    const status = statusOf(err);
+    if (status === 413) return contentTooLarge('Request body is too large');
+    if (status === 415) return unsupportedMediaType('Request body encoding is not supported');
     return badRequest('Request body could not be read (corrupt or mis-declared content encoding?)');
   }
   switch (err.type) {

@@ -1,6 +1,6 @@
 import neo4j, { type Driver, type ManagedTransaction } from 'neo4j-driver';
 import type { Chunk } from '../chunking';
-import { GraphmillError, leaseLost } from '../errors';
+import { leaseLost } from '../errors';
 import type { Neo4jAccess } from './access';
 import { classifyNeo4jError } from './errors';
 
@@ -450,6 +450,3 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
     },
   };
 }
-
-export const isLeaseLost = (err: unknown): boolean =>
-  err instanceof GraphmillError && err.code === 'lease_lost';

@@ -9,7 +9,7 @@
  * single-document path (runDocument / processClaimed), which streams and reports progress.
  */
 import { iterateChunks, type Chunk } from '../chunking';
-import { decodeText } from '../documents';
+import { decodeCheckedText } from '../documents';
 import { toGraphmillError, type GraphmillError } from '../errors';
 import type { DocumentWrite, DocumentWriteResult } from '../neo4j/graph-writer';
 import { claimAll, completeAll } from '../status/batch';
@@ -157,7 +157,7 @@ export async function runDocumentGroup(
       chunks =
         fetched.bytes.length > PREFETCH_MAX_BYTES
           ? []
-          : firstChunks(decodeText(fetched.bytes), run, options.batchSize);
+          : firstChunks(decodeCheckedText(fetched.bytes), run, options.batchSize);
     } catch (err) {
       const e = toGraphmillError(err);
       await recordFailure(deps, record, run.runId, stage, e, run.log, failureStatus(request, e));

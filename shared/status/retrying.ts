@@ -1,4 +1,4 @@
-import { isGraphmillError } from '../errors';
+import { isLeaseLost } from '../errors';
 import type { Policy } from '../resilience';
 import type { StatusStore } from './types';
 
@@ -22,7 +22,7 @@ export function withRetries(store: StatusStore, policy: Policy): StatusStore {
         try {
           return await fn();
         } catch (err) {
-          if (isGraphmillError(err) && err.code === 'lease_lost') throw new NotRetried(err);
+          if (isLeaseLost(err)) throw new NotRetried(err);
           throw err;
         }
       });

@@ -28,7 +28,7 @@ import { installBodyErrorProblems } from '../../shared/http/body-errors';
 import type { LoadedHttpFunction } from '../../shared/runtime/lazy';
 import type { DocumentRecord } from '../../shared/status/types';
 import { loadOrchestrate } from '../../functions/orchestrate/wiring';
-import { OutputCapture, scanForSecrets } from './support/capture';
+import { OutputCapture, scanForSecrets, leakFigures } from './support/capture';
 import { fileSources, startEgress, SSRF_SOURCES, type Egress, type HostileSource } from './support/hostile';
 import { adminDriver, sharedNeo4j } from './support/neo4j-servers';
 import { localEnv } from './support/pipeline';
@@ -684,12 +684,7 @@ it(`${scale.fuzzedRequests} generated malformed and hostile requests: no 5xx, no
       loopbackSocketsTotal: loopbackSockets,
       tripwire: tripwire.length,
     },
-    leaks: {
-      occurrences: leaks.occurrences,
-      bytesScanned: leaks.bytesScanned,
-      formsChecked: leaks.formsChecked,
-      scannerVerified: leaks.scannerVerified,
-    },
+    leaks: leakFigures(leaks),
     findings,
   });
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Driver } from 'neo4j-driver';
 import type { Runtime } from '../../shared/runtime';
-import { OutputCapture, scanForSecrets } from './support/capture';
+import { OutputCapture, scanForSecrets, leakFigures } from './support/capture';
 import { makeCorpus } from './support/corpus';
 import { compareDumps, deletePrefix, dumpGraph, type GraphDump } from './support/graph-dump';
 import { adminDriver, sharedNeo4j } from './support/neo4j-servers';
@@ -216,12 +216,7 @@ it(`every event delivered twice and out of order: ${scale.documents} documents e
     batchIdentical: clean.batch === chaotic.batch,
     batchCompletedTimes: chaotic.batchCompleteLogs,
     alertsDelivered: slack.bodies.length,
-    leaks: {
-      occurrences: leaks.occurrences,
-      bytesScanned: leaks.bytesScanned,
-      formsChecked: leaks.formsChecked,
-      scannerVerified: leaks.scannerVerified,
-    },
+    leaks: leakFigures(leaks),
     findings,
   });
 

@@ -15,7 +15,7 @@ import type { Driver } from 'neo4j-driver';
 import { openStateDatabase } from '../../shared/adapters/sqlite/database';
 import { SqliteStatusStore } from '../../shared/adapters/sqlite/status-store';
 import { main } from '../../cli/main';
-import { OutputCapture, scanForSecrets } from './support/capture';
+import { OutputCapture, scanForSecrets, leakFigures } from './support/capture';
 import { makeCorpus } from './support/corpus';
 import { deletePrefix } from './support/graph-dump';
 import { adminDriver, sharedNeo4j } from './support/neo4j-servers';
@@ -235,12 +235,7 @@ it(`${scale.concurrentRequests} concurrent requests through graphmill serve: zer
     cold: strip(cold),
     warm: strip(warm),
     documentsInGraph,
-    leaks: {
-      occurrences: leaks.occurrences,
-      bytesScanned: leaks.bytesScanned,
-      formsChecked: leaks.formsChecked,
-      scannerVerified: leaks.scannerVerified,
-    },
+    leaks: leakFigures(leaks),
     findings,
   });
 

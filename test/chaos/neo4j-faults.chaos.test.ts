@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Driver } from 'neo4j-driver';
 import { startFaultProxy, mulberry32, type FaultProxy } from '../support/fault-proxy';
 import { graphProblems, inspectDocument } from '../support/graph-inspect';
-import { OutputCapture, scanForSecrets } from './support/capture';
+import { OutputCapture, scanForSecrets, leakFigures } from './support/capture';
 import { makeCorpus, type ChaosDocument } from './support/corpus';
 import { compareDumps, deletePrefix, dumpGraph, type GraphDump } from './support/graph-dump';
 import { adminDriver, startOwnNeo4j, type OwnNeo4j } from './support/neo4j-servers';
@@ -383,12 +383,7 @@ it(`ingests ${scale.documents} documents through ${scale.restarts} SIGKILLs, con
         lostDocuments + lostChunks + duplicated + diff.changedChunks.length + diff.changedDocuments.length ===
         0,
       alertsDelivered: (slack as SlackReceiver).bodies.length,
-      leaks: {
-        occurrences: leaks.occurrences,
-        bytesScanned: leaks.bytesScanned,
-        formsChecked: leaks.formsChecked,
-        scannerVerified: leaks.scannerVerified,
-      },
+      leaks: leakFigures(leaks),
       findings,
     });
 

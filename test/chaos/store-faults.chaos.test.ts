@@ -34,7 +34,7 @@ import { openStateDatabase } from '../../shared/adapters/sqlite/database';
 import { SqliteStatusStore } from '../../shared/adapters/sqlite/status-store';
 import type { StatusStore } from '../../shared/status/types';
 import { MemoryGraphWriter } from '../support/memory-graph-writer';
-import { OutputCapture, scanForSecrets } from './support/capture';
+import { OutputCapture, scanForSecrets, leakFigures } from './support/capture';
 import { makeCorpus } from './support/corpus';
 import {
   census,
@@ -377,12 +377,7 @@ it(`a ${scale.documents}-document batch with ${FAULT_RATE * 100}% of status, led
       },
       bus: busStats,
       alertsDelivered: (slack as SlackReceiver).bodies.length,
-      leaks: {
-        occurrences: leaks.occurrences,
-        bytesScanned: leaks.bytesScanned,
-        formsChecked: leaks.formsChecked,
-        scannerVerified: leaks.scannerVerified,
-      },
+      leaks: leakFigures(leaks),
       findings,
     });
 

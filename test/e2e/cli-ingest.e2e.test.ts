@@ -68,7 +68,7 @@ const piece = fc.oneof(
 );
 const textArb = fc.array(piece, { maxLength: 120 }).map((parts) => parts.join(''));
 
-async function ingest(stateDir: string, paths: string[], extra: string[] = []) {
+async function ingest(stateDir: string, paths: string[], extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
   const res = await runCli(
     [
       'ingest',
@@ -82,9 +82,7 @@ async function ingest(stateDir: string, paths: string[], extra: string[] = []) {
       '30',
       ...extra,
     ],
-    {
-      cwd: dir,
-    },
+    { cwd: dir, env },
   );
   const parsed = JSON.parse(res.stdout || '{"documents": []}') as { documents: Summary[] };
   return { ...res, documents: parsed.documents };
@@ -211,26 +209,10 @@ it('group commit: any group size and concurrency give the same graph, per-docume
     const binary = `e2e-${run}-${prefix}-binary.txt`;
     writeFileSync(join(dir, binary), Buffer.from([0x00, 0x01, 0x02, 0x03]));
     const stateDir = join(dir, `state-group-${prefix}`);
-    const res = await runCli(
-      [
-        'ingest',
-        ...files,
-        binary,
-        '--json',
-        '--state-dir',
-        stateDir,
-        '--chunk-size',
-        '120',
-        '--chunk-overlap',
-        '30',
-        ...args,
-      ],
-      { cwd: dir, env },
-    );
+    const res = await ingest(stateDir, [...files, binary], args, env);
     expect(res.code).toBe(1);
-    const documents = (JSON.parse(res.stdout) as { documents: Summary[] }).documents;
-    expect(documents.map((d) => d.documentId)).toEqual([...files, binary]);
-    outcomes[prefix] = documents.map((d) => `${d.status}:${d.chunkCount}:${d.error?.code ?? ''}`);
+    expect(res.documents.map((d) => d.documentId)).toEqual([...files, binary]);
+    outcomes[prefix] = res.documents.map((d) => `${d.status}:${d.chunkCount}:${d.error?.code ?? ''}`);
     graphs[prefix] = [];
     for (const [i, name] of files.entries()) {
       const g = await inspectDocument(driver, name);
@@ -249,23 +231,7 @@ it('group commit: any group size and concurrency give the same graph, per-docume
     expect(records.every((r) => r.leaseOwner === undefined)).toBe(true);
 
     // Again: every document is unchanged, nothing is written, the binary one fails again.
-    const again = await runCli(
-      [
-        'ingest',
-        ...files,
-        binary,
-        '--json',
-        '--state-dir',
-        stateDir,
-        '--chunk-size',
-        '120',
-        '--chunk-overlap',
-        '30',
-        ...args,
-      ],
-      { cwd: dir, env },
-    );
-    const second = (JSON.parse(again.stdout) as { documents: Summary[] }).documents;
+    const second = (await ingest(stateDir, [...files, binary], args, env)).documents;
     expect(second.map((d) => d.status)).toEqual([...files.map(() => 'unchanged'), 'failed']);
     for (const name of files) expect((await inspectDocument(driver, name)).document?.['generation']).toBe(1);
   }
@@ -312,6 +278,10 @@ it('rejects bad options with a usage error and touches nothing', async () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(new RegExp(`${flag} must be a positive integer`));
   }
+  // A command group answers through the CLI's own streams and exit code, like every command.
+  const unknown = await runCli(['dlq', 'bogus'], { cwd: dir });
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toMatch(/unknown command 'bogus'/);
   const overlap = await runCli(
     ['ingest', 'x', '--chunk-size', '10', '--chunk-overlap', '10', '--state-dir', join(dir, 'state-f')],
     { cwd: dir },

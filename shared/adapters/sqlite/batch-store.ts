@@ -1,7 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { completeBatch, createBatch, markOverdue, recordUnitOutcome } from '../../batches/transitions';
 import type { Batch, BatchStore, BatchSummary, NewBatch, UnitOutcome, UnitResult } from '../../batches/types';
-import { inTransaction } from './database';
+import { inTransaction, prepared } from './database';
 
 /**
  * The embedded BatchStore: one row per batch (the record as JSON), every transition a read-modify-write
@@ -47,13 +47,12 @@ export class SqliteBatchStore implements BatchStore {
 
   listOverdue(now: number): Promise<Batch[]> {
     return settle(() => {
-      const rows = this.db
-        .prepare(
-          `SELECT record FROM batches
+      const rows = prepared(
+        this.db,
+        `SELECT record FROM batches
            WHERE status = 'open' AND overdue_alerted_at IS NULL AND deadline < ?
            ORDER BY deadline, id`,
-        )
-        .all(now) as { record: string }[];
+      ).all(now) as { record: string }[];
       return rows.map((r) => JSON.parse(r.record) as Batch);
     });
   }
@@ -67,19 +66,18 @@ export class SqliteBatchStore implements BatchStore {
   }
 
   private read(id: string): Batch | undefined {
-    const row = this.db.prepare('SELECT record FROM batches WHERE id = ?').get(id) as
+    const row = prepared(this.db, 'SELECT record FROM batches WHERE id = ?').get(id) as
       { record: string } | undefined;
     return row ? (JSON.parse(row.record) as Batch) : undefined;
   }
 
   private write(batch: Batch): void {
-    this.db
-      .prepare(
-        `INSERT INTO batches (id, status, deadline, overdue_alerted_at, record) VALUES (?, ?, ?, ?, ?)
+    prepared(
+      this.db,
+      `INSERT INTO batches (id, status, deadline, overdue_alerted_at, record) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, deadline = excluded.deadline,
            overdue_alerted_at = excluded.overdue_alerted_at, record = excluded.record`,
-      )
-      .run(batch.id, batch.status, batch.deadline, batch.overdueAlertedAt ?? null, JSON.stringify(batch));
+    ).run(batch.id, batch.status, batch.deadline, batch.overdueAlertedAt ?? null, JSON.stringify(batch));
   }
 
   private tx<T>(fn: () => T): Promise<T> {

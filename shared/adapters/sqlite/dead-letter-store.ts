@@ -1,7 +1,7 @@
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { claimEntry, isClaimable } from '../../dlq/transitions';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../../dlq/types';
-import { inTransaction } from './database';
+import { inTransaction, prepared } from './database';
 
 /**
  * The embedded DeadLetterStore: one row per entry (the record as JSON) with the columns `claimDue`
@@ -17,7 +17,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
 
   get(id: string): Promise<DeadLetter | undefined> {
     return settle(() => {
-      const row = this.db.prepare('SELECT record FROM dead_letters WHERE id = ?').get(id) as
+      const row = prepared(this.db, 'SELECT record FROM dead_letters WHERE id = ?').get(id) as
         { record: string } | undefined;
       return row ? (JSON.parse(row.record) as DeadLetter) : undefined;
     });
@@ -36,7 +36,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
         sql += ' LIMIT ?';
         params.push(filter.limit);
       }
-      const rows = this.db.prepare(sql).all(...params) as { record: string }[];
+      const rows = prepared(this.db, sql).all(...params) as { record: string }[];
       return rows.map((r) => JSON.parse(r.record) as DeadLetter);
     });
   }
@@ -46,14 +46,13 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     return settle(() =>
       inTransaction(this.db, () => {
         // The same order as byDueAt: longest waiting first, then id.
-        const rows = this.db
-          .prepare(
-            `SELECT record FROM dead_letters
+        const rows = prepared(
+          this.db,
+          `SELECT record FROM dead_letters
              WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'replaying' AND lease_expires_at <= ?)
              ORDER BY CASE status WHEN 'replaying' THEN lease_expires_at ELSE next_attempt_at END, id
              LIMIT ?`,
-          )
-          .all(now, now, limit) as { record: string }[];
+        ).all(now, now, limit) as { record: string }[];
         const claimed = rows
           .map((r) => JSON.parse(r.record) as DeadLetter)
           .filter((e) => isClaimable(e, now))
@@ -65,19 +64,18 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
   }
 
   private write(entry: DeadLetter): void {
-    this.db
-      .prepare(
-        `INSERT INTO dead_letters (id, status, next_attempt_at, lease_expires_at, record) VALUES (?, ?, ?, ?, ?)
+    prepared(
+      this.db,
+      `INSERT INTO dead_letters (id, status, next_attempt_at, lease_expires_at, record) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, next_attempt_at = excluded.next_attempt_at,
            lease_expires_at = excluded.lease_expires_at, record = excluded.record`,
-      )
-      .run(
-        entry.id,
-        entry.status,
-        entry.nextAttemptAt ?? null,
-        entry.leaseExpiresAt ?? null,
-        JSON.stringify(entry),
-      );
+    ).run(
+      entry.id,
+      entry.status,
+      entry.nextAttemptAt ?? null,
+      entry.leaseExpiresAt ?? null,
+      JSON.stringify(entry),
+    );
   }
 }
 

@@ -6,7 +6,7 @@ import {
   progressDocument,
   registerDocument,
 } from '../../status/transitions';
-import { isGraphmillError } from '../../errors';
+import { isLeaseLost } from '../../errors';
 import type {
   ClaimItem,
   ClaimRequest,
@@ -112,7 +112,7 @@ export class SqliteStatusStore implements StatusStore {
           this.write(completeDocument(this.read(item.id), item.id, item.owner, item.update, now));
           return undefined;
         } catch (err) {
-          if (isGraphmillError(err) && err.code === 'lease_lost') return err;
+          if (isLeaseLost(err)) return err;
           throw err;
         }
       }),

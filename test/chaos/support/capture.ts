@@ -114,6 +114,14 @@ export interface LeakReport {
   readonly leaks: { label: string; form: string; count: number }[];
 }
 
+/** What a suite records of a leak scan (never the leaked text itself). */
+export const leakFigures = (r: LeakReport) => ({
+  occurrences: r.occurrences,
+  bytesScanned: r.bytesScanned,
+  formsChecked: r.formsChecked,
+  scannerVerified: r.scannerVerified,
+});
+
 export function scanForSecrets(text: string, secrets: Record<string, string>): LeakReport {
   let occurrences = 0;
   let formsChecked = 0;

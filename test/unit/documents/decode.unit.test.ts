@@ -3,7 +3,7 @@
  * through giving exactly the text of the whole decode.
  */
 import fc from 'fast-check';
-import { checkText, decodeSlices, decodeText } from '../../../shared/documents';
+import { checkText, decodeCheckedText, decodeSlices, decodeText } from '../../../shared/documents';
 
 const INVALID: [string, number[]][] = [
   ['an overlong encoding', [0x61, 0xc0, 0xaf]],
@@ -63,6 +63,7 @@ describe('decodeSlices', () => {
         (s, size) => {
           const b = Buffer.from(`\ufeff${s.replaceAll('\u0000', '')}`, 'utf8');
           expect([...decodeSlices(b, size)].join('')).toBe(decodeText(b));
+          expect(decodeCheckedText(b)).toBe(decodeText(b));
         },
       ),
       { numRuns: 500 },
