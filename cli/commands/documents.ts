@@ -156,7 +156,6 @@ async function ingestDirect(
     : undefined;
   const deps = runtime.orchestration('cli');
   const groupOptions = {
-    batchSize: runtime.config.writeBatchSize,
     maxGroupChunks: runtime.config.writeBatchSize,
   };
   const action = opts.reprocess ? 'reprocess_document' : 'process_document';

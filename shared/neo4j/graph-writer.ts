@@ -55,6 +55,8 @@ export interface DocumentWriteResult {
 }
 
 export interface GraphWriter {
+  /** Chunks per write batch: a document with more is staged in batches; writeDocuments takes up to this many. */
+  readonly batchSize: number;
   /** Constraints and indexes, created once per instance (`IF NOT EXISTS`). */
   ensureSchema(): Promise<void>;
   currentVersion(documentId: string): Promise<DocumentVersion | undefined>;
@@ -340,6 +342,7 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
   };
 
   return {
+    batchSize: options.batchSize,
     ensureSchema,
 
     async writeDocuments(docs) {

@@ -31,8 +31,6 @@ import {
 export interface GroupOptions {
   /** Chunks of small documents written per Neo4j transaction. */
   readonly maxGroupChunks: number;
-  /** Chunks per write batch: a document with more goes through the single-document path. */
-  readonly batchSize: number;
 }
 
 export type GroupResult =
@@ -157,14 +155,14 @@ export async function runDocumentGroup(
       chunks =
         fetched.bytes.length > PREFETCH_MAX_BYTES
           ? []
-          : firstChunks(decodeCheckedText(fetched.bytes), run, options.batchSize);
+          : firstChunks(decodeCheckedText(fetched.bytes), run, deps.graph.batchSize);
     } catch (err) {
       const e = toGraphmillError(err);
       await recordFailure(deps, record, run.runId, stage, e, run.log, failureStatus(request, e));
       results[index] = { ok: false, error: e };
       continue;
     }
-    if (chunks.length === 0 || chunks.length > options.batchSize) {
+    if (chunks.length === 0 || chunks.length > deps.graph.batchSize) {
       // Empty, large or more than one batch of chunks: the single path streams it and reports progress.
       const doc = fetched;
       await settle(index, () => processClaimed(deps, request, record, run, doc));

@@ -13,6 +13,8 @@ import type {
 } from '../../shared/neo4j/graph-writer';
 
 export class MemoryGraphWriter implements GraphWriter {
+  /** The batch size the group runner reads (a document with more chunks takes the single path). */
+  constructor(readonly batchSize = 1000) {}
   readonly documents = new Map<string, { meta: DocumentMeta; version: DocumentVersion; chunks: Chunk[] }>();
   writes = 0;
   /** writeDocuments calls (one per group transaction). */

@@ -17,7 +17,9 @@ import { InMemoryStatusStore, type DocumentRecord, type StatusStore } from '../.
 import { MemoryGraphWriter } from '../../support/memory-graph-writer';
 
 const CHUNKING = { chunkSize: 60, chunkOverlap: 10 };
-const GROUP = { batchSize: 5, maxGroupChunks: 8 };
+/** The memory writer below is built with a write batch of 5 chunks; groups are written at >= 8. */
+const BATCH = 5;
+const GROUP = { maxGroupChunks: 8 };
 const text = (id: string, sentences = 3): string =>
   Array.from({ length: sentences }, (_, i) => `Sentence ${i} of ${id} says something.`).join(' ');
 
@@ -51,7 +53,7 @@ describe.each(stores)('runDocumentGroup on the %s', (_name, makeStore) => {
   let h: Harness;
   beforeEach(() => {
     const status = makeStore();
-    const graph = new MemoryGraphWriter();
+    const graph = new MemoryGraphWriter(BATCH);
     const source = new RecordingSource();
     let now = 1_800_000_000_000;
     let run = 0;
@@ -351,7 +353,7 @@ test('a group of one unregistered document answers with a GraphmillError, not a 
   const deps: PipelineDeps = {
     status: new InMemoryStatusStore(),
     source: new RecordingSource(),
-    graph: new MemoryGraphWriter(),
+    graph: new MemoryGraphWriter(BATCH),
     clock: () => 1,
     logger: silentLogger,
     settings: { ...CHUNKING, leaseMs: 1000, maxDocumentBytes: 1000 },
