@@ -585,6 +585,11 @@ async function startDocker(
       'NEO4J_server_memory_pagecache_size=128m',
       '-e',
       'NEO4J_server_memory_heap_max__size=512m',
+      // As the local launcher: keep the transaction logs small (Neo4j keeps two days of them by default).
+      '-e',
+      'NEO4J_db_tx__log_rotation_retention__policy=512M size',
+      '-e',
+      'NEO4J_db_checkpoint_interval_time=1m',
       DOCKER_IMAGE,
     ],
     { encoding: 'utf8', env: { ...process.env, NEO4J_AUTH: `${USERNAME}/${password}` }, timeout: 600_000 },

@@ -20,6 +20,8 @@ export default async function globalSetup(
   process.env['NEO4J_URI'] = neo.uri;
   process.env['NEO4J_USERNAME'] = neo.username;
   process.env['NEO4J_PASSWORD'] = neo.password;
+  // Where the server came from: tests of the provisioner's own settings skip a server it did not start.
+  process.env['GRAPHMILL_TEST_NEO4J_SOURCE'] = neo.source;
   if (neo.startedHere) {
     (globalThis as Record<string, unknown>)[STARTED_KEY] = stateDir;
   }

@@ -36,6 +36,10 @@ public final class Launcher {
   private static final String HOST = "127.0.0.1";
   private static final long PAGE_CACHE_BYTES = 96L * 1024 * 1024;
   private static final Duration STARTUP_TIMEOUT = Duration.ofMinutes(3);
+  /** Transaction logs kept beyond the newest (db.tx_log.rotation.retention_policy). */
+  static final String TX_LOG_RETENTION = "512M size";
+  /** Checkpoints prune the transaction logs (db.checkpoint.interval.time; Neo4j's default is 15 minutes). */
+  static final Duration CHECKPOINT_INTERVAL = Duration.ofMinutes(1);
 
   private Launcher() {}
 
@@ -119,6 +123,11 @@ public final class Launcher {
         .setConfig(GraphDatabaseSettings.logs_directory, home.resolve("logs"))
         // Don't reserve 256 MB per transaction log file up front: this is a dev/test server.
         .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false)
+        // Neo4j keeps two days of transaction logs by default: on a server that the tests and the
+        // benchmark rewrite all day that is tens of GB (a full disk). Keep what recovery needs and
+        // TX_LOG_RETENTION more, pruned at a checkpoint every minute.
+        .setConfig(GraphDatabaseSettings.keep_logical_logs, TX_LOG_RETENTION)
+        .setConfig(GraphDatabaseSettings.check_point_interval_time, CHECKPOINT_INTERVAL)
         .build();
   }
 
