@@ -36,6 +36,13 @@ export interface WriteProgress {
 export interface WriteResult {
   readonly chunkCount: number;
   readonly generation: number;
+  /** `skipIfUnchanged` found this content with these chunk settings in the graph: nothing was written. */
+  readonly unchanged?: boolean;
+}
+
+export interface WriteOptions {
+  /** Leave the document as it is when the graph already holds this content hash with these chunk settings. */
+  readonly skipIfUnchanged?: boolean;
 }
 
 /** One document of a group write: it must fit in one batch (1 to `batchSize` chunks). */
@@ -62,12 +69,15 @@ export interface GraphWriter {
   currentVersion(documentId: string): Promise<DocumentVersion | undefined>;
   /**
    * Replaces the document's chunks atomically: readers see the old version or the new one, never a mix.
-   * Chunks are consumed lazily, one batch at a time.
+   * Chunks are consumed lazily, one batch at a time. With `skipIfUnchanged`, a document that fits in one
+   * batch is compared under its lock, in the write's own statement (no read before it); a larger one by
+   * the read that precedes its staging. `onProgress` is called after each batch a multi-batch write stages.
    */
   writeDocument(
     meta: DocumentMeta,
     chunks: Iterable<Chunk>,
     onProgress?: (p: WriteProgress) => Promise<void> | void,
+    options?: WriteOptions,
   ): Promise<WriteResult>;
   /**
    * Group commit: replaces several small documents in ONE transaction, each with the same guarantees as
@@ -371,7 +381,8 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
       });
     },
 
-    async writeDocument(meta, chunks, onProgress) {
+    async writeDocument(meta, chunks, onProgress, writeOptions = {}) {
+      const skipIfUnchanged = writeOptions.skipIfUnchanged === true;
       await ensureSchema();
       const iterator = chunks[Symbol.iterator]();
       const nextBatch = (): Chunk[] => {
@@ -389,18 +400,37 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
 
       if (following.length === 0 && batch.length > 0) {
         // Small document: one statement in one transaction, no read before it (the statement takes the
-        // document's lock and reads the generation under it).
-        const [result] = await replaceDocuments([{ meta, chunks: batch }]);
-        await onProgress?.({ chunksWritten: batch.length, textOffset: batch.at(-1)?.end ?? 0 });
-        return { chunkCount: batch.length, generation: result?.generation ?? 0 };
+        // document's lock, and reads the generation and decides "unchanged" under it).
+        const [result] = await replaceDocuments([{ meta, chunks: batch, skipIfUnchanged }]);
+        if (!result) throw new Error(`writeDocument: no result for document ${meta.id}`);
+        return result.outcome === 'unchanged'
+          ? { chunkCount: result.chunkCount, generation: result.generation, unchanged: true }
+          : { chunkCount: batch.length, generation: result.generation };
       }
 
-      const previous = await read(async (tx) => {
-        const res = await tx.run('MATCH (d:Document {id: $id}) RETURN d.generation AS generation', {
-          id: meta.id,
-        });
-        return Number(res.records[0]?.get('generation') ?? 0);
+      const held = await read(async (tx) => {
+        const res = await tx.run(
+          `MATCH (d:Document {id: $id})
+           RETURN d.generation AS generation, d.contentHash AS contentHash, d.chunkSize AS chunkSize,
+                  d.chunkOverlap AS chunkOverlap, d.chunkCount AS chunkCount`,
+          { id: meta.id },
+        );
+        const r = res.records[0];
+        return {
+          generation: Number(r?.get('generation') ?? 0),
+          unchanged:
+            r !== undefined &&
+            Number(r.get('generation') ?? 0) > 0 &&
+            r.get('contentHash') === meta.contentHash &&
+            Number(r.get('chunkSize')) === meta.chunkSize &&
+            Number(r.get('chunkOverlap')) === meta.chunkOverlap,
+          chunkCount: Number(r?.get('chunkCount') ?? 0),
+        };
       });
+      const previous = held.generation;
+      if (skipIfUnchanged && held.unchanged) {
+        return { chunkCount: held.chunkCount, generation: previous, unchanged: true };
+      }
       const generation = previous + 1;
 
       if (batch.length === 0) {
@@ -410,7 +440,6 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
           await tx.run('MATCH (c:Chunk {documentId: $documentId}) DETACH DELETE c', { documentId: meta.id });
           await flip(tx, meta, previous, generation, 0);
         });
-        await onProgress?.({ chunksWritten: 0, textOffset: 0 });
         return { chunkCount: 0, generation };
       }
 

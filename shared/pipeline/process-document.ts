@@ -167,8 +167,28 @@ export async function processClaimed(
       );
     }
     const hash = doc.hash;
+    const completeUnchanged = async (chunkCount: number): Promise<DocumentOutcome> => {
+      const durationMs = clock() - started;
+      await status.complete(
+        record.id,
+        runId,
+        { contentHash: hash, chunkCount, ...chunking, durationMs },
+        clock(),
+      );
+      log.info('document unchanged', { durationMs, chunkCount });
+      return { status: 'unchanged', documentId: record.id, chunkCount, durationMs, contentHash: hash };
+    };
 
-    if (request.action === 'process_document') {
+    // The status record remembers what the last completion wrote. When it matches, this is most likely a
+    // re-run of unchanged content: one read of the graph confirms it and nothing is chunked, sent or written.
+    // Otherwise (the common case, new or changed content) there is no read: the write decides under the
+    // document's lock (skipIfUnchanged below), whatever the status store remembers.
+    if (
+      request.action === 'process_document' &&
+      record.contentHash === hash &&
+      record.chunkSize === chunking.chunkSize &&
+      record.chunkOverlap === chunking.chunkOverlap
+    ) {
       const current = await deps.graph.currentVersion(record.id);
       if (
         current &&
@@ -176,21 +196,7 @@ export async function processClaimed(
         current.chunkSize === chunking.chunkSize &&
         current.chunkOverlap === chunking.chunkOverlap
       ) {
-        const durationMs = clock() - started;
-        await status.complete(
-          record.id,
-          runId,
-          { contentHash: hash, chunkCount: current.chunkCount, ...chunking, durationMs },
-          clock(),
-        );
-        log.info('document unchanged', { durationMs, chunkCount: current.chunkCount });
-        return {
-          status: 'unchanged',
-          documentId: record.id,
-          chunkCount: current.chunkCount,
-          durationMs,
-          contentHash: hash,
-        };
+        return completeUnchanged(current.chunkCount);
       }
     }
 
@@ -204,8 +210,9 @@ export async function processClaimed(
         yield piece;
       }
     })();
-    await status.progress(record.id, runId, 'chunking', 0, clock());
-    const { chunkCount } = await timed('writing', async () => {
+    // The skip rule (same content, same chunk settings: nothing to write) is decided by the writer: under
+    // the document's lock in the write's own statement for a document of one batch, without a read first.
+    const written = await timed('writing', async () => {
       let lastReported = -1;
       return deps.graph.writeDocument(
         {
@@ -218,15 +225,20 @@ export async function processClaimed(
         },
         iterateChunksOfPieces(pieces, chunking),
         async () => {
-          // The share of the document decoded so far: at most one slice ahead of the chunks written.
+          // Only multi-batch documents report progress: the share decoded so far, at most one slice ahead
+          // of the chunks written. The last step is left to the completion, which follows at once.
           const pct = bytes.length === 0 ? 100 : Math.floor((decodedBytes / bytes.length) * 100);
-          if (pct - lastReported >= 5 || pct === 100) {
+          if (pct - lastReported >= 5 && pct < 100) {
             lastReported = pct;
             await status.progress(record.id, runId, 'writing', pct, clock());
           }
         },
+        { skipIfUnchanged: request.action === 'process_document' },
       );
     });
+    const { chunkCount } = written;
+
+    if (written.unchanged === true) return completeUnchanged(chunkCount);
 
     const durationMs = clock() - started;
     await timed('recording', () =>

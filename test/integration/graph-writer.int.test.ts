@@ -103,6 +103,62 @@ it('writes a large document in batches and leaves no chunk of the old version be
   expect(g.allChunkNodes).toBe(res.chunkCount);
 });
 
+it.each([
+  ['small', 4],
+  ['large', 60],
+])(
+  'skipIfUnchanged leaves a %s document as it is when content and chunk settings match, and only then',
+  async (kind, paragraphs) => {
+    const docId = id(`skip-${kind}`);
+    const text = paragraph(paragraphs, kind);
+    const chunks = () => iterateChunks(text, OPTS);
+    const first = await writer.writeDocument(
+      { ...meta(docId, text), writeToken: 'run-1' },
+      chunks(),
+      undefined,
+      {
+        skipIfUnchanged: true,
+      },
+    );
+    expect(first).toEqual({ chunkCount: chunkText(text, OPTS).length, generation: 1 });
+    const before = await inspectDocument(driver, docId);
+
+    const again = await writer.writeDocument(
+      { ...meta(docId, text), writeToken: 'run-2' },
+      chunks(),
+      undefined,
+      {
+        skipIfUnchanged: true,
+      },
+    );
+    expect(again).toEqual({ chunkCount: first.chunkCount, generation: 1, unchanged: true });
+    const after = await inspectDocument(driver, docId);
+    expect(after.chunks.map((c) => c.id)).toEqual(before.chunks.map((c) => c.id));
+    expect(after.document?.['writeToken']).toBe('run-1');
+
+    // Other chunk settings, other content, or no skip asked: written again.
+    const wider = { ...meta(docId, text), chunkOverlap: 10 };
+    const rechunked = await writer.writeDocument(
+      wider,
+      iterateChunks(text, { ...OPTS, chunkOverlap: 10 }),
+      undefined,
+      {
+        skipIfUnchanged: true,
+      },
+    );
+    expect(rechunked).toMatchObject({ generation: 2 });
+    expect(rechunked.unchanged).toBeUndefined();
+    const v2 = paragraph(paragraphs, `${kind}-v2`);
+    const changed = await writer.writeDocument(meta(docId, v2), iterateChunks(v2, OPTS), undefined, {
+      skipIfUnchanged: true,
+    });
+    expect(changed).toMatchObject({ generation: 3 });
+    const forced = await writer.writeDocument(meta(docId, v2), iterateChunks(v2, OPTS));
+    expect(forced).toMatchObject({ generation: 4 });
+    expect(graphProblems(await inspectDocument(driver, docId), v2, OPTS.chunkSize)).toEqual([]);
+  },
+);
+
 it('an empty document has a node and no chunks', async () => {
   await writer.writeDocument(meta(id('empty'), ''), []);
   const g = await inspectDocument(driver, id('empty'));

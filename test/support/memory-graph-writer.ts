@@ -9,6 +9,7 @@ import type {
   DocumentWrite,
   DocumentWriteResult,
   GraphWriter,
+  WriteOptions,
   WriteResult,
 } from '../../shared/neo4j/graph-writer';
 
@@ -34,9 +35,31 @@ export class MemoryGraphWriter implements GraphWriter {
     meta: DocumentMeta,
     chunks: Iterable<Chunk>,
     onProgress?: (p: { chunksWritten: number; textOffset: number }) => Promise<void> | void,
+    options: WriteOptions = {},
   ): Promise<WriteResult> {
-    const all = [...chunks];
+    // Like the Neo4j writer: chunks are pulled a batch at a time, with progress after each batch of a
+    // document that has more than one.
+    const all: Chunk[] = [];
+    for (const chunk of chunks) {
+      if (all.length > 0 && all.length % this.batchSize === 0) {
+        await onProgress?.({ chunksWritten: all.length, textOffset: all.at(-1)?.end ?? 0 });
+      }
+      all.push(chunk);
+    }
+    if (all.length > this.batchSize) {
+      await onProgress?.({ chunksWritten: all.length, textOffset: all.at(-1)?.end ?? 0 });
+    }
     if (this.failWith) throw this.failWith;
+    const held = this.documents.get(meta.id)?.version;
+    if (
+      options.skipIfUnchanged === true &&
+      held &&
+      held.contentHash === meta.contentHash &&
+      held.chunkSize === meta.chunkSize &&
+      held.chunkOverlap === meta.chunkOverlap
+    ) {
+      return { chunkCount: held.chunkCount, generation: held.generation, unchanged: true };
+    }
     this.writes++;
     const generation = (this.documents.get(meta.id)?.version.generation ?? 0) + 1;
     const version = {
@@ -47,7 +70,6 @@ export class MemoryGraphWriter implements GraphWriter {
       chunkCount: all.length,
     };
     this.documents.set(meta.id, { meta, version, chunks: all });
-    await onProgress?.({ chunksWritten: all.length, textOffset: all.at(-1)?.end ?? 0 });
     return { chunkCount: all.length, generation };
   }
 

@@ -96,6 +96,38 @@ describe('orchestrate: success', () => {
     expect(graph.writes).toBe(2);
   });
 
+  it('new content costs the graph one write and no read; a re-run of unchanged content one read and no write', async () => {
+    const reads = jest.spyOn(graph, 'currentVersion');
+    const writes = jest.spyOn(graph, 'writeDocument');
+    const progress = jest.spyOn(status, 'progress');
+    await post({ document_id: 'doc-1' }).expect(200);
+    expect([reads.mock.calls.length, writes.mock.calls.length]).toEqual([0, 1]);
+
+    // The status record remembers the hash the last run wrote: one read of the graph confirms it.
+    const again = await post({ document_id: 'doc-1' });
+    expect(again.body).toMatchObject({
+      status: 'unchanged',
+      chunkCount: graph.documents.get('doc-1')?.chunks.length,
+    });
+    expect([reads.mock.calls.length, writes.mock.calls.length]).toEqual([1, 1]);
+    // A document of one batch records no progress but the fetch; the completion records the end.
+    expect(progress.mock.calls.map((c) => c[2])).toEqual(['fetching', 'fetching']);
+    expect(await status.get('doc-1')).toMatchObject({ status: 'completed', progress: 100 });
+  });
+
+  it('decides "unchanged" in the write when the status store does not remember the content', async () => {
+    await post({ document_id: 'doc-1' }).expect(200);
+    // A fresh status store (its state lost, or the document registered anew elsewhere): the graph still
+    // holds the content, and the write finds it under the document's lock.
+    status = new InMemoryStatusStore();
+    await status.register({ id: 'doc-1', source: 'inline:', content: TEXT }, now);
+    const reads = jest.spyOn(graph, 'currentVersion');
+    const again = await post({ document_id: 'doc-1' });
+    expect(again.body.status).toBe('unchanged');
+    expect(reads).not.toHaveBeenCalled();
+    expect(graph.writes).toBe(1);
+  });
+
   it('deletes a document; it is unknown afterwards', async () => {
     await post({ document_id: 'doc-1' }).expect(200);
     const res = await post({ document_id: 'doc-1', action: 'delete_document' });
