@@ -1,7 +1,7 @@
-/** `npm run bench -- [--quick] [--only chunker,writer,e2e,coldstart,memory] [--reps N]` */
+/** `npm run bench -- [--quick] [--only chunker,writer,e2e,functions,coldstart,memory] [--reps N]` */
 import { parseArgs } from 'node:util';
 
-export const SUITES = ['chunker', 'writer', 'e2e', 'coldstart', 'memory'] as const;
+export const SUITES = ['chunker', 'writer', 'e2e', 'functions', 'coldstart', 'memory'] as const;
 export type Suite = (typeof SUITES)[number];
 
 export interface BenchOptions {

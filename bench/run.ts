@@ -13,6 +13,7 @@ import { markdownTable, type Row, type SuiteContext, type SuiteResult } from './
 import { runChunker } from './suites/chunker';
 import { runColdstart } from './suites/coldstart';
 import { runE2e } from './suites/e2e';
+import { runFunctions } from './suites/functions';
 import { runMemory } from './suites/memory';
 import { runWriter } from './suites/writer';
 
@@ -20,10 +21,11 @@ const RUNNERS: Record<Suite, (ctx: SuiteContext) => Promise<SuiteResult>> = {
   chunker: runChunker,
   writer: runWriter,
   e2e: runE2e,
+  functions: runFunctions,
   coldstart: runColdstart,
   memory: runMemory,
 };
-const NEEDS_NEO4J: ReadonlySet<Suite> = new Set<Suite>(['writer', 'e2e', 'memory']);
+const NEEDS_NEO4J: ReadonlySet<Suite> = new Set<Suite>(['writer', 'e2e', 'functions', 'memory']);
 
 async function neo4jInfo(conn: BenchNeo4j): Promise<Record<string, unknown>> {
   const driver = benchDriver(conn, 1);

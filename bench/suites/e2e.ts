@@ -44,6 +44,23 @@ export function buildE2eFiles(prefix: string, count: number, seed = E2E_SEED): E
   return files;
 }
 
+/**
+ * The files as the raw baseline writes them: graphmill's chunks (1000/200), with the ids the CLI derives
+ * (the file name under the common root `dir`).
+ */
+export function benchDocuments(files: readonly E2eFile[], dir: string): BenchDocument[] {
+  return files.map((f) => ({
+    meta: {
+      id: f.name,
+      title: f.name,
+      source: `file://${path.join(dir, f.name)}`,
+      contentHash: 'sha256:-',
+      ...CHUNKING,
+    },
+    chunks: chunkText(f.text, CHUNKING),
+  }));
+}
+
 interface ChildRun {
   code: number | null;
   stdout: string;
@@ -98,17 +115,7 @@ export async function runE2e(ctx: SuiteContext): Promise<SuiteResult> {
   for (const f of warmFiles) writeFileSync(path.join(warmDir, f.name), f.text);
   const bytes = files.reduce((n, f) => n + Buffer.byteLength(f.text, 'utf8'), 0);
 
-  // The same chunks for the raw baseline, with the ids the CLI derives (the file name under the common root).
-  const rawDocs: BenchDocument[] = files.map((f) => ({
-    meta: {
-      id: f.name,
-      title: f.name,
-      source: `file://${path.join(dir, f.name)}`,
-      contentHash: 'sha256:-',
-      ...CHUNKING,
-    },
-    chunks: chunkText(f.text, CHUNKING),
-  }));
+  const rawDocs = benchDocuments(files, dir);
   const chunks = chunkCount(rawDocs);
   ctx.log(
     `e2e: ${count} documents, ${fmt(bytes / 1e6, 1)} MB, ${fmt(chunks)} chunks; ${reps} repetitions after 1 warm-up (${warmFiles.length} documents)`,
