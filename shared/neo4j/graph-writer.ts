@@ -104,6 +104,9 @@ const SCHEMA = [
   'CREATE CONSTRAINT graphmill_chunk_id IF NOT EXISTS FOR (c:Chunk) REQUIRE c.id IS UNIQUE',
   'CREATE INDEX graphmill_chunk_document IF NOT EXISTS FOR (c:Chunk) ON (c.documentId)',
 ];
+/** The names SCHEMA creates; a uniqueness constraint's backing index has the constraint's name. */
+export const SCHEMA_INDEX_NAMES = ['graphmill_document_id', 'graphmill_chunk_id', 'graphmill_chunk_document'];
+const COUNT_SCHEMA_INDEXES = 'SHOW INDEXES YIELD name WHERE name IN $names RETURN count(*) AS n';
 
 /** Locks the Document node (creating it if new) and returns its committed generation. */
 const LOCK_DOCUMENT = `
@@ -223,6 +226,14 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
 
   const ensureSchema = (): Promise<void> => {
     schema ??= (async () => {
+      // The usual case, on every process's first write: the schema exists, and one read says so (the
+      // three creates are three write transactions, each a few round trips to a remote server). A server
+      // that refuses the read (a user without the SHOW INDEX privilege) gets the creates, as does a new one.
+      const present = await read(async (tx) => {
+        const res = await tx.run(COUNT_SCHEMA_INDEXES, { names: SCHEMA_INDEX_NAMES });
+        return Number(res.records[0]?.get('n') ?? 0);
+      }).catch(() => 0);
+      if (present === SCHEMA_INDEX_NAMES.length) return;
       for (const statement of SCHEMA) await write((tx) => tx.run(statement));
     })().catch((err: unknown) => {
       schema = undefined;

@@ -6,7 +6,12 @@ import { randomUUID } from 'node:crypto';
 import neo4j, { type Driver } from 'neo4j-driver';
 import { chunkText, iterateChunks, type Chunk } from '../../shared/chunking';
 import { makeNeo4jAccess, type Neo4jAccess } from '../../shared/neo4j/access';
-import { makeNeo4jGraphWriter, type DocumentMeta, type GraphWriter } from '../../shared/neo4j/graph-writer';
+import {
+  makeNeo4jGraphWriter,
+  SCHEMA_INDEX_NAMES,
+  type DocumentMeta,
+  type GraphWriter,
+} from '../../shared/neo4j/graph-writer';
 import { graphProblems, inspectDocument } from '../support/graph-inspect';
 import { neo4jConnection } from '../support/neo4j';
 
@@ -68,6 +73,43 @@ afterAll(async () => {
   }
   await access.close();
   await driver.close();
+});
+
+describe('ensureSchema', () => {
+  /** The same access, counting the transactions the writer opens; `failFirst` makes the first one fail. */
+  const counting = (failFirst = false) => {
+    let calls = 0;
+    const wrapped: Neo4jAccess = {
+      ...access,
+      withDriver: (work) => {
+        calls++;
+        return failFirst && calls === 1
+          ? Promise.reject(new Error('injected: SHOW INDEXES refused'))
+          : access.withDriver(work);
+      },
+    };
+    return { wrapped, calls: () => calls };
+  };
+
+  it('costs one read transaction when the schema exists (every process after the first)', async () => {
+    await writer.ensureSchema();
+    const c = counting();
+    await makeNeo4jGraphWriter(c.wrapped, { batchSize: 10 }).ensureSchema();
+    expect(c.calls()).toBe(1);
+    const { records } = await driver.executeQuery(
+      'SHOW INDEXES YIELD name, state WHERE name IN $names RETURN name, state ORDER BY name',
+      { names: SCHEMA_INDEX_NAMES },
+    );
+    expect(records.map((r) => [r.get('name'), r.get('state')])).toEqual(
+      [...SCHEMA_INDEX_NAMES].sort().map((n) => [n, 'ONLINE']),
+    );
+  });
+
+  it('creates the schema (IF NOT EXISTS) when the read is refused', async () => {
+    const c = counting(true);
+    await makeNeo4jGraphWriter(c.wrapped, { batchSize: 10 }).ensureSchema();
+    expect(c.calls()).toBe(1 + 3);
+  });
 });
 
 it('writes a small document in one go with every structural invariant', async () => {
