@@ -100,8 +100,8 @@ describe('ensureSchema', () => {
       'SHOW INDEXES YIELD name, state WHERE name IN $names RETURN name, state ORDER BY name',
       { names: SCHEMA_INDEX_NAMES },
     );
-    expect(records.map((r) => [r.get('name'), r.get('state')])).toEqual(
-      [...SCHEMA_INDEX_NAMES].sort().map((n) => [n, 'ONLINE']),
+    expect(records.map((r) => `${String(r.get('name'))} ${String(r.get('state'))}`)).toEqual(
+      [...SCHEMA_INDEX_NAMES].sort().map((n) => `${n} ONLINE`),
     );
   });
 
