@@ -212,6 +212,8 @@ export async function processClaimed(
     })();
     // The skip rule (same content, same chunk settings: nothing to write) is decided by the writer: under
     // the document's lock in the write's own statement for a document of one batch, without a read first.
+    // Chunking streams into the write, so `writing` is the stage an operator sees for both.
+    await status.progress(record.id, runId, 'writing', 0, clock());
     const written = await timed('writing', async () => {
       let lastReported = -1;
       return deps.graph.writeDocument(

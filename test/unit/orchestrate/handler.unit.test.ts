@@ -110,8 +110,13 @@ describe('orchestrate: success', () => {
       chunkCount: graph.documents.get('doc-1')?.chunks.length,
     });
     expect([reads.mock.calls.length, writes.mock.calls.length]).toEqual([1, 1]);
-    // A document of one batch records no progress but the fetch; the completion records the end.
-    expect(progress.mock.calls.map((c) => c[2])).toEqual(['fetching', 'fetching']);
+    // The stages an operator sees: fetching and writing for new content, only fetching for a re-run; a
+    // document of one batch records no progress steps in between, the completion records the end.
+    expect(progress.mock.calls.map((c) => `${c[2]} ${c[3]}`)).toEqual([
+      'fetching 0',
+      'writing 0',
+      'fetching 0',
+    ]);
     expect(await status.get('doc-1')).toMatchObject({ status: 'completed', progress: 100 });
   });
 
