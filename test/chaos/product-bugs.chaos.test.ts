@@ -89,7 +89,7 @@ function runtimeThroughProxy(): Runtime {
 
 /**
  * Runs one document; the reply of the COMMIT of the first transaction that sends a query containing
- * `query` after the `chunking` progress report is lost. Returns what the caller saw, the status left
+ * `query` after the `writing` progress report that precedes the write (progress 0) is lost. Returns what the caller saw, the status left
  * behind, the generation the graph ended on, and the graph's problems.
  */
 async function runWithLostAck(id: string, text: string, query: string) {
@@ -99,7 +99,7 @@ async function runWithLostAck(id: string, text: string, query: string) {
     await status.register({ id, source: 'inline:', content: text }, Date.now());
     const progress = status.progress.bind(status);
     (status as { progress: typeof status.progress }).progress = async (docId, owner, stage, pct, now) => {
-      if (stage === 'chunking') proxy.armCommitAckLoss({ afterQueryContaining: query });
+      if (stage === 'writing' && pct === 0) proxy.armCommitAckLoss({ afterQueryContaining: query });
       return progress(docId, owner, stage, pct, now);
     };
     const lostBefore = proxy.counters.commitAcksLost;
