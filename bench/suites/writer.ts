@@ -6,10 +6,11 @@
  * - graphmill groups: the same writer's `writeDocuments`, documents gathered into groups of >= 1000 chunks,
  *   3 groups in flight (what `graphmill ingest` does with its defaults);
  * - raw: bench/writers.ts RAW_WRITE, RAW_OPTIONS below (the fastest setting of a sweep, see
- *   docs/performance.md);
+ *   docs/performance.md), and for context the same statement one document per transaction, 4 at once
+ *   (the functions' pattern);
  * - naive: one transaction per chunk, sequential, on the first 2,000 chunks only (it is too slow for all).
  * Every run starts from a graph without the benchmark's documents, on the same constraints and indexes;
- * the three rotate within each repetition, and each run's graph is counted afterwards.
+ * the writers rotate within each repetition, and each run's graph is counted afterwards.
  */
 import { createHash } from 'node:crypto';
 import type { Driver } from 'neo4j-driver';
@@ -37,6 +38,8 @@ export const RAW_OPTIONS: RawOptions = { chunksPerTx: 2000, sessions: 2 };
 const GROUP_CONCURRENCY = DEFAULT_CONCURRENCY;
 /** Documents graphmill writes at once, one transaction each (the functions' pattern). */
 export const GRAPHMILL_CONCURRENCY = 4;
+/** The raw statement in the functions' pattern: one document per transaction, as many at once. */
+const RAW_PER_DOCUMENT: RawOptions = { chunksPerTx: 1, sessions: GRAPHMILL_CONCURRENCY };
 export const WRITER_SEED = 7_000;
 
 const KINDS: readonly DocKind[] = ['prose', 'markdown', 'markdown', 'prose', 'code'];
@@ -125,44 +128,33 @@ export async function runWriter(ctx: SuiteContext): Promise<SuiteResult> {
       m.serverCpuMs === undefined
         ? ''
         : `; CPU per 1k chunks: Neo4j ${fmt((m.serverCpuMs / chunks) * 1000)} ms, client ${fmt((m.clientCpuMs / chunks) * 1000)} ms`;
-    const runGraphmill = async (set: readonly BenchDocument[], timed: boolean): Promise<void> => {
-      await clean();
-      const m = await measure(
-        () => writeWithGraphmill(gm.writer, set, GRAPHMILL_CONCURRENCY),
-        ctx.neo4j?.serverCpuMs,
-      );
-      await verifyGraph(driver, prefix, set, 'graphmill');
-      if (timed) gRuns.push(m);
-      ctx.log(
-        `  graphmill ${timed ? '' : '(warm-up) '}${fmt((chunkCount(set) / m.ms) * 1000)} chunks/s${cpuNote(m, chunkCount(set))}`,
-      );
-    };
-    const runGroups = async (set: readonly BenchDocument[], timed: boolean): Promise<void> => {
-      await clean();
-      const m = await measure(
-        () => writeGroupsWithGraphmill(gm.writer, set, config.writeBatchSize, GROUP_CONCURRENCY),
-        ctx.neo4j?.serverCpuMs,
-      );
-      await verifyGraph(driver, prefix, set, 'graphmill groups');
-      if (timed) grRuns.push(m);
-      ctx.log(
-        `  groups    ${timed ? '' : '(warm-up) '}${fmt((chunkCount(set) / m.ms) * 1000)} chunks/s${cpuNote(m, chunkCount(set))}`,
-      );
-    };
-    const runRaw = async (set: readonly BenchDocument[], timed: boolean): Promise<void> => {
-      await clean();
-      const m = await measure(() => writeRaw(driver, set, RAW_OPTIONS), ctx.neo4j?.serverCpuMs);
-      await verifyGraph(driver, prefix, set, 'raw');
-      if (timed) rRuns.push(m);
-      ctx.log(
-        `  raw       ${timed ? '' : '(warm-up) '}${fmt((chunkCount(set) / m.ms) * 1000)} chunks/s${cpuNote(m, chunkCount(set))}`,
-      );
-    };
+    const rdRuns: Measured[] = [];
+    /** One writer's run on a clean graph: timed, checked, and logged. */
+    const writerRun =
+      (label: string, runs: Measured[], write: (set: readonly BenchDocument[]) => Promise<void>) =>
+      async (set: readonly BenchDocument[], timed: boolean): Promise<void> => {
+        await clean();
+        const m = await measure(() => write(set), ctx.neo4j?.serverCpuMs);
+        await verifyGraph(driver, prefix, set, label);
+        if (timed) runs.push(m);
+        ctx.log(
+          `  ${label.padEnd(9)} ${timed ? '' : '(warm-up) '}${fmt((chunkCount(set) / m.ms) * 1000)} chunks/s${cpuNote(m, chunkCount(set))}`,
+        );
+      };
+    const runGraphmill = writerRun('graphmill', gRuns, (set) =>
+      writeWithGraphmill(gm.writer, set, GRAPHMILL_CONCURRENCY),
+    );
+    const runGroups = writerRun('groups', grRuns, (set) =>
+      writeGroupsWithGraphmill(gm.writer, set, config.writeBatchSize, GROUP_CONCURRENCY),
+    );
+    const runRaw = writerRun('raw', rRuns, (set) => writeRaw(driver, set, RAW_OPTIONS));
+    const runRawPerDocument = writerRun('raw 1/tx', rdRuns, (set) => writeRaw(driver, set, RAW_PER_DOCUMENT));
     await runGraphmill(warm, false);
     await runGroups(warm, false);
     await runRaw(warm, false);
+    await runRawPerDocument(warm, false);
     // Rotated, so that background load hits every writer alike.
-    const order = [runGraphmill, runRaw, runGroups];
+    const order = [runGraphmill, runRaw, runGroups, runRawPerDocument];
     for (let rep = 0; rep < reps; rep++) {
       for (let k = 0; k < order.length; k++)
         await (order[(rep + k) % order.length] as typeof runRaw)(docs, true);
@@ -170,6 +162,7 @@ export async function runWriter(ctx: SuiteContext): Promise<SuiteResult> {
     const gTimes = gRuns.map((m) => m.ms);
     const grTimes = grRuns.map((m) => m.ms);
     const rTimes = rRuns.map((m) => m.ms);
+    const rdTimes = rdRuns.map((m) => m.ms);
     const perThousand = (runs: readonly Measured[], pick: (m: Measured) => number | undefined) => {
       const xs = runs.map(pick).filter((x): x is number => x !== undefined);
       return xs.length ? summarize(xs.map((x) => (x / n) * 1000)) : null;
@@ -186,6 +179,10 @@ export async function runWriter(ctx: SuiteContext): Promise<SuiteResult> {
       raw: {
         serverMsPer1kChunks: perThousand(rRuns, (m) => m.serverCpuMs),
         clientMsPer1kChunks: perThousand(rRuns, (m) => m.clientCpuMs),
+      },
+      rawPerDocument: {
+        serverMsPer1kChunks: perThousand(rdRuns, (m) => m.serverCpuMs),
+        clientMsPer1kChunks: perThousand(rdRuns, (m) => m.clientCpuMs),
       },
     };
 
@@ -205,6 +202,8 @@ export async function runWriter(ctx: SuiteContext): Promise<SuiteResult> {
     const gr = summarize(grTimes.map((ms) => (n / ms) * 1000));
     const groupsVsRaw = gr.median / r.median;
     const vsNaive = g.median / nv.median;
+    const rd = summarize(rdTimes.map((ms) => (n / ms) * 1000));
+    const vsRawPerDocument = g.median / rd.median;
     ctx.log(`  naive     ${fmtSummary(nv)} chunks/s`);
     return {
       suite: 'writer',
@@ -242,6 +241,20 @@ export async function runWriter(ctx: SuiteContext): Promise<SuiteResult> {
         },
         {
           suite: 'writer',
+          measure: 'graph writer, one document per transaction, vs raw in the same mode (chunks/s)',
+          graphmill: fmtSummary(g),
+          peer: `raw, 1 doc/tx ${fmtSummary(rd)}`,
+          ratio: fmtRatio(vsRawPerDocument),
+          target: 'context',
+          pass: undefined,
+          note:
+            `raw's statement, ${RAW_PER_DOCUMENT.sessions} documents at once, is ${fmtRatio(rd.median / r.median)} of raw batched` +
+            (cpu.rawPerDocument.serverMsPer1kChunks && cpu.rawPerDocument.clientMsPer1kChunks
+              ? `; CPU ms per 1k chunks, Neo4j ${fmt(cpu.rawPerDocument.serverMsPer1kChunks.median)}, client ${fmt(cpu.rawPerDocument.clientMsPer1kChunks.median)}`
+              : ''),
+        },
+        {
+          suite: 'writer',
           measure: 'graph writer vs naive (1 tx per chunk)',
           graphmill: fmtSummary(g),
           peer: `naive ${fmtSummary(nv)}`,
@@ -270,6 +283,8 @@ export async function runWriter(ctx: SuiteContext): Promise<SuiteResult> {
           ratioVsRaw: groupsVsRaw,
         },
         raw: { ...RAW_OPTIONS, chunksPerSecond: r },
+        rawPerDocument: { ...RAW_PER_DOCUMENT, chunksPerSecond: rd, ratioVsRawBatched: rd.median / r.median },
+        ratioVsRawPerDocument: vsRawPerDocument,
         naive: { chunks: naiveN, chunksPerSecond: nv },
         cpu,
         ratioVsRaw: vsRaw,
