@@ -2,26 +2,18 @@ import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { unsupportedContent } from '../errors';
 
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-
 /**
  * Decodes document bytes as strict UTF-8. Invalid sequences and NUL bytes (the surest sign of binary
  * content) are a permanent 422: retrying cannot make them text.
  */
 export function decodeText(bytes: Uint8Array): string {
-  if (bytes.includes(0)) {
-    throw unsupportedContent('Document content is binary (contains NUL bytes); only UTF-8 text is supported');
-  }
-  try {
-    return decoder.decode(bytes);
-  } catch (err) {
-    throw unsupportedContent('Document content is not valid UTF-8 text', { cause: err });
-  }
+  checkText(bytes);
+  return decodeCheckedText(bytes);
 }
 
 /**
- * The same checks as decodeText without building the text: NUL bytes, then strict UTF-8 validity (native,
- * no allocation). A document that passes decodes without error, whole or in slices.
+ * The checks of decodeText without building the text: NUL bytes, then strict UTF-8 validity (native, no
+ * allocation). A document that passes decodes without error, whole or in slices.
  */
 export function checkText(bytes: Uint8Array): void {
   if (bytes.includes(0)) {

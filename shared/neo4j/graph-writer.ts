@@ -27,6 +27,16 @@ export interface DocumentVersion {
   readonly chunkCount: number;
 }
 
+/** What the skip rule compares: the content and the chunk settings it was cut with. */
+export type ContentKey = Pick<DocumentVersion, 'contentHash' | 'chunkSize' | 'chunkOverlap'>;
+
+/** The skip rule: `held` (the graph, or a record of what was written) has this content, cut this way. */
+export const isSameContent = (held: Partial<ContentKey> | undefined, wanted: ContentKey): boolean =>
+  held !== undefined &&
+  held.contentHash === wanted.contentHash &&
+  held.chunkSize === wanted.chunkSize &&
+  held.chunkOverlap === wanted.chunkOverlap;
+
 export interface WriteProgress {
   readonly chunksWritten: number;
   /** Offset in the text up to which chunks are written. */
@@ -325,6 +335,32 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
     }
   };
 
+  /** The Document's committed generation (0 when it has none) and, once one is written, its version. */
+  const readDocument = (id: string): Promise<{ generation: number; version: DocumentVersion | undefined }> =>
+    read(async (tx) => {
+      const res = await tx.run(
+        `MATCH (d:Document {id: $id})
+         RETURN d.generation AS generation, d.contentHash AS contentHash, d.chunkSize AS chunkSize,
+                d.chunkOverlap AS chunkOverlap, d.chunkCount AS chunkCount`,
+        { id },
+      );
+      const r = res.records[0];
+      const generation = Number(r?.get('generation') ?? 0);
+      return {
+        generation,
+        version:
+          r && generation > 0
+            ? {
+                generation,
+                contentHash: String(r.get('contentHash')),
+                chunkSize: Number(r.get('chunkSize')),
+                chunkOverlap: Number(r.get('chunkOverlap')),
+                chunkCount: Number(r.get('chunkCount')),
+              }
+            : undefined,
+      };
+    });
+
   const replaceDocuments = (docs: readonly DocumentWrite[]): Promise<DocumentWriteResult[]> => {
     const seen = new Set<string>();
     for (const d of docs) {
@@ -373,23 +409,7 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
 
     async currentVersion(documentId) {
       await ensureSchema();
-      return read(async (tx) => {
-        const res = await tx.run(
-          `MATCH (d:Document {id: $id}) WHERE d.generation > 0
-           RETURN d.generation AS generation, d.contentHash AS contentHash, d.chunkSize AS chunkSize,
-                  d.chunkOverlap AS chunkOverlap, d.chunkCount AS chunkCount`,
-          { id: documentId },
-        );
-        const r = res.records[0];
-        if (!r) return undefined;
-        return {
-          generation: Number(r.get('generation')),
-          contentHash: String(r.get('contentHash')),
-          chunkSize: Number(r.get('chunkSize')),
-          chunkOverlap: Number(r.get('chunkOverlap')),
-          chunkCount: Number(r.get('chunkCount')),
-        };
-      });
+      return (await readDocument(documentId)).version;
     },
 
     async writeDocument(meta, chunks, onProgress, writeOptions = {}) {
@@ -419,28 +439,10 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
           : { chunkCount: batch.length, generation: result.generation };
       }
 
-      const held = await read(async (tx) => {
-        const res = await tx.run(
-          `MATCH (d:Document {id: $id})
-           RETURN d.generation AS generation, d.contentHash AS contentHash, d.chunkSize AS chunkSize,
-                  d.chunkOverlap AS chunkOverlap, d.chunkCount AS chunkCount`,
-          { id: meta.id },
-        );
-        const r = res.records[0];
-        return {
-          generation: Number(r?.get('generation') ?? 0),
-          unchanged:
-            r !== undefined &&
-            Number(r.get('generation') ?? 0) > 0 &&
-            r.get('contentHash') === meta.contentHash &&
-            Number(r.get('chunkSize')) === meta.chunkSize &&
-            Number(r.get('chunkOverlap')) === meta.chunkOverlap,
-          chunkCount: Number(r?.get('chunkCount') ?? 0),
-        };
-      });
+      const held = await readDocument(meta.id);
       const previous = held.generation;
-      if (skipIfUnchanged && held.unchanged) {
-        return { chunkCount: held.chunkCount, generation: previous, unchanged: true };
+      if (skipIfUnchanged && held.version && isSameContent(held.version, meta)) {
+        return { chunkCount: held.version.chunkCount, generation: previous, unchanged: true };
       }
       const generation = previous + 1;
 

@@ -16,6 +16,8 @@ import { claimAll, completeAll } from '../status/batch';
 import type { DocumentRecord, Stage } from '../status/types';
 import {
   claimError,
+  documentMeta,
+  failureStatus,
   fetchDocument,
   processClaimed,
   recordFailure,
@@ -177,18 +179,8 @@ export async function runDocumentGroup(
   return results;
 }
 
-const failureStatus = (request: DocumentRequest, e: GraphmillError): 'failed' | 'dead_lettered' =>
-  e.retryable ? 'failed' : (request.permanentFailureStatus ?? 'failed');
-
 const toWrite = (p: Prepared): DocumentWrite => ({
-  meta: {
-    id: p.record.id,
-    ...(p.record.title !== undefined ? { title: p.record.title } : {}),
-    source: p.record.source,
-    contentHash: p.hash,
-    ...p.run.chunking,
-    writeToken: p.run.runId,
-  },
+  meta: documentMeta(p.record, p.hash, p.run),
   chunks: p.chunks,
   skipIfUnchanged: p.request.action === 'process_document',
 });

@@ -86,7 +86,7 @@ export async function runAndRecord(
   request: Pick<IngestRequest, 'documentId' | 'action'> & { readonly correlationId?: string },
 ): Promise<DocumentOutcome> {
   const ingest: IngestRequest = { ...request, requestedAt: new Date(deps.clock()).toISOString() };
-  const phase = deps.settings.phases[0] ?? 'ingest';
+  const phase = firstPhase(deps);
   try {
     const outcome = await runDocument(deps.pipeline, {
       documentId: request.documentId,
@@ -98,9 +98,7 @@ export async function runAndRecord(
     return outcome;
   } catch (err) {
     const e = toGraphmillError(err);
-    if (!e.retryable && e.code !== 'not_found') {
-      await recordPhaseOutcome(deps, ingest, phase, 'failed', { discriminator: e.code, errorCode: e.code });
-    }
+    if (isFinalFailure(e)) await recordPhaseOutcome(deps, ingest, phase, 'failed', failedFields(e));
     throw e;
   }
 }
@@ -115,7 +113,7 @@ export async function runAndRecordGroup(
   requests: readonly (Pick<IngestRequest, 'documentId' | 'action'> & { readonly correlationId?: string })[],
   options: GroupOptions,
 ): Promise<GroupResult[]> {
-  const phase = deps.settings.phases[0] ?? 'ingest';
+  const phase = firstPhase(deps);
   const results = await runDocumentGroup(
     deps.pipeline,
     requests.map((r) => ({ documentId: r.documentId, action: r.action })),
@@ -129,13 +127,8 @@ export async function runAndRecordGroup(
       if (result.outcome.status !== 'deleted') {
         records.push(completionRecordFor(deps, request, phase, 'succeeded', succeededFields(result.outcome)));
       }
-    } else if (!result.error.retryable && result.error.code !== 'not_found') {
-      records.push(
-        completionRecordFor(deps, request, phase, 'failed', {
-          discriminator: result.error.code,
-          errorCode: result.error.code,
-        }),
-      );
+    } else if (isFinalFailure(result.error)) {
+      records.push(completionRecordFor(deps, request, phase, 'failed', failedFields(result.error)));
     }
   });
   if (records.length > 0) {
@@ -166,7 +159,7 @@ export async function handleIngestEvent(deps: OrchestrationDeps, event: PubSubCl
     ...(request.batchId !== undefined ? { batchId: request.batchId } : {}),
     ...(request.correlationId !== undefined ? { correlationId: request.correlationId } : {}),
   });
-  const phase = request.phase ?? deps.settings.phases[0] ?? 'ingest';
+  const phase = request.phase ?? firstPhase(deps);
   const op: DeadLetterOperation = {
     kind: 'document',
     documentId: request.documentId,
@@ -218,7 +211,7 @@ async function failPermanently(
 ): Promise<void> {
   if (status === 'dead_lettered') await markDeadLettered(deps, request.documentId, e);
   await writeDeadLetter(dlqDeps(deps), op, e);
-  await recordPhaseOutcome(deps, request, phase, 'failed', { discriminator: e.code, errorCode: e.code });
+  await recordPhaseOutcome(deps, request, phase, 'failed', failedFields(e));
 }
 
 /**
@@ -286,6 +279,17 @@ function completionRecordFor(
     occurredAt: deps.clock(),
   };
 }
+
+/** The phase a document's own ingestion records: the first of the configured ones. */
+const firstPhase = (deps: OrchestrationDeps): string => deps.settings.phases[0] ?? 'ingest';
+
+const failedFields = (e: GraphmillError): OutcomeFields => ({ discriminator: e.code, errorCode: e.code });
+
+/**
+ * A failure the direct paths (runAndRecord, the group runner) record as the unit's outcome: permanent, and
+ * about a registered document. A retryable one is retried first; an unknown document has no unit to record.
+ */
+const isFinalFailure = (e: GraphmillError): boolean => !e.retryable && e.code !== 'not_found';
 
 const succeededFields = (outcome: DocumentOutcome): OutcomeFields => ({
   discriminator: outcome.contentHash ?? 'none',
@@ -562,7 +566,7 @@ export async function replayOperation(deps: OrchestrationDeps, op: DeadLetterOpe
   };
   const outcome = await runDocument(deps.pipeline, { documentId: op.documentId, action: op.action });
   if (outcome.status === 'deleted') return;
-  const phase = op.phase ?? deps.settings.phases[0] ?? 'ingest';
+  const phase = op.phase ?? firstPhase(deps);
   await recordPhaseOutcome(deps, request, phase, 'succeeded', succeededFields(outcome));
 }
 
@@ -619,7 +623,7 @@ export async function submitBatch(deps: OrchestrationDeps, request: SubmitBatchR
     },
     now,
   );
-  const phase = deps.settings.phases[0] ?? 'ingest';
+  const phase = firstPhase(deps);
   for (const documentId of units) {
     const message: IngestRequest = {
       documentId,

@@ -7,7 +7,7 @@ import { iterateChunksOfPieces, type ChunkOptions } from '../chunking';
 import { DECODE_SLICE_BYTES, checkText, contentHash, decodeSlices, type DocumentSource } from '../documents';
 import { GraphmillError, leaseConflict, notFound, toGraphmillError } from '../errors';
 import type { Logger } from '../logging';
-import type { GraphWriter } from '../neo4j/graph-writer';
+import { isSameContent, type DocumentMeta, type GraphWriter } from '../neo4j/graph-writer';
 import type { Clock } from '../resilience/time';
 import type { ClaimResult, DocumentRecord, Stage, StatusStore } from '../status/types';
 
@@ -183,21 +183,10 @@ export async function processClaimed(
     // re-run of unchanged content: one read of the graph confirms it and nothing is chunked, sent or written.
     // Otherwise (the common case, new or changed content) there is no read: the write decides under the
     // document's lock (skipIfUnchanged below), whatever the status store remembers.
-    if (
-      request.action === 'process_document' &&
-      record.contentHash === hash &&
-      record.chunkSize === chunking.chunkSize &&
-      record.chunkOverlap === chunking.chunkOverlap
-    ) {
+    const wanted = { contentHash: hash, ...chunking };
+    if (request.action === 'process_document' && isSameContent(record, wanted)) {
       const current = await deps.graph.currentVersion(record.id);
-      if (
-        current &&
-        current.contentHash === hash &&
-        current.chunkSize === chunking.chunkSize &&
-        current.chunkOverlap === chunking.chunkOverlap
-      ) {
-        return completeUnchanged(current.chunkCount);
-      }
+      if (current && isSameContent(current, wanted)) return completeUnchanged(current.chunkCount);
     }
 
     stage = 'chunking';
@@ -215,20 +204,13 @@ export async function processClaimed(
     // Chunking streams into the write, so `writing` is the stage an operator sees for both.
     await status.progress(record.id, runId, 'writing', 0, clock());
     const written = await timed('writing', async () => {
-      let lastReported = -1;
+      let lastReported = 0; // `writing` at 0 is recorded above
       return deps.graph.writeDocument(
-        {
-          id: record.id,
-          ...(record.title !== undefined ? { title: record.title } : {}),
-          source: record.source,
-          contentHash: hash,
-          ...chunking,
-          writeToken: runId,
-        },
+        documentMeta(record, hash, run),
         iterateChunksOfPieces(pieces, chunking),
         async () => {
-          // Only multi-batch documents report progress: the share decoded so far, at most one slice ahead
-          // of the chunks written. The last step is left to the completion, which follows at once.
+          // Called after each staged batch of a multi-batch document: the share decoded so far, at most one
+          // slice ahead of the chunks written. The last step is left to the completion, which follows at once.
           const pct = bytes.length === 0 ? 100 : Math.floor((decodedBytes / bytes.length) * 100);
           if (pct - lastReported >= 5 && pct < 100) {
             lastReported = pct;
@@ -250,18 +232,26 @@ export async function processClaimed(
     return { status: 'completed', documentId: record.id, chunkCount, durationMs, contentHash: hash };
   } catch (err) {
     const e = toGraphmillError(err);
-    await recordFailure(
-      deps,
-      record,
-      runId,
-      stage,
-      e,
-      log,
-      e.retryable ? 'failed' : (request.permanentFailureStatus ?? 'failed'),
-    );
+    await recordFailure(deps, record, runId, stage, e, log, failureStatus(request, e));
     throw e;
   }
 }
+
+/** The document as the graph writer records it; the run's id is the write token. */
+export function documentMeta(record: DocumentRecord, hash: string, run: RunContext): DocumentMeta {
+  return {
+    id: record.id,
+    ...(record.title !== undefined ? { title: record.title } : {}),
+    source: record.source,
+    contentHash: hash,
+    ...run.chunking,
+    writeToken: run.runId,
+  };
+}
+
+/** The status a failure leaves: a retryable one stays `failed`, a permanent one what the request asks. */
+export const failureStatus = (request: DocumentRequest, e: GraphmillError): 'failed' | 'dead_lettered' =>
+  e.retryable ? 'failed' : (request.permanentFailureStatus ?? 'failed');
 
 export async function recordFailure(
   deps: PipelineDeps,

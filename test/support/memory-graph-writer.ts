@@ -3,14 +3,15 @@
  * tested against a real Neo4j in test/integration; this one only has to honour the same port.
  */
 import type { Chunk } from '../../shared/chunking';
-import type {
-  DocumentMeta,
-  DocumentVersion,
-  DocumentWrite,
-  DocumentWriteResult,
-  GraphWriter,
-  WriteOptions,
-  WriteResult,
+import {
+  isSameContent,
+  type DocumentMeta,
+  type DocumentVersion,
+  type DocumentWrite,
+  type DocumentWriteResult,
+  type GraphWriter,
+  type WriteOptions,
+  type WriteResult,
 } from '../../shared/neo4j/graph-writer';
 
 export class MemoryGraphWriter implements GraphWriter {
@@ -51,13 +52,7 @@ export class MemoryGraphWriter implements GraphWriter {
     }
     if (this.failWith) throw this.failWith;
     const held = this.documents.get(meta.id)?.version;
-    if (
-      options.skipIfUnchanged === true &&
-      held &&
-      held.contentHash === meta.contentHash &&
-      held.chunkSize === meta.chunkSize &&
-      held.chunkOverlap === meta.chunkOverlap
-    ) {
+    if (options.skipIfUnchanged === true && held && isSameContent(held, meta)) {
       return { chunkCount: held.chunkCount, generation: held.generation, unchanged: true };
     }
     this.writes++;
@@ -91,10 +86,7 @@ export class MemoryGraphWriter implements GraphWriter {
           held &&
           v &&
           ((d.meta.writeToken !== undefined && held.meta.writeToken === d.meta.writeToken) ||
-            (d.skipIfUnchanged === true &&
-              v.contentHash === d.meta.contentHash &&
-              v.chunkSize === d.meta.chunkSize &&
-              v.chunkOverlap === d.meta.chunkOverlap))
+            (d.skipIfUnchanged === true && isSameContent(v, d.meta)))
         ) {
           const same = held.meta.writeToken !== undefined && held.meta.writeToken === d.meta.writeToken;
           return {
