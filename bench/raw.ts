@@ -53,19 +53,29 @@ export function rawParams(d: BenchDocument, updatedAt: string): Record<string, u
   };
 }
 
-/** Groups whole documents into transactions of about `chunksPerTx` chunks. */
-export function groupDocuments(docs: readonly BenchDocument[], chunksPerTx: number): BenchDocument[][] {
+/**
+ * Groups whole documents into transactions by their chunk count: `at-most` (raw's rule) closes a group
+ * before a document would take it past `chunks`; `at-least` (graphmill's group commit, as `graphmill ingest`
+ * gathers) closes it once it holds `chunks` or more.
+ */
+export function groupDocuments(
+  docs: readonly BenchDocument[],
+  chunks: number,
+  rule: 'at-most' | 'at-least' = 'at-most',
+): BenchDocument[][] {
   const groups: BenchDocument[][] = [];
   let current: BenchDocument[] = [];
   let size = 0;
+  const close = () => {
+    groups.push(current);
+    current = [];
+    size = 0;
+  };
   for (const d of docs) {
-    if (current.length > 0 && size + d.chunks.length > chunksPerTx) {
-      groups.push(current);
-      current = [];
-      size = 0;
-    }
+    if (rule === 'at-most' && current.length > 0 && size + d.chunks.length > chunks) close();
     current.push(d);
     size += d.chunks.length;
+    if (rule === 'at-least' && size >= chunks) close();
   }
   if (current.length > 0) groups.push(current);
   return groups;

@@ -78,6 +78,14 @@ export async function repeat(options: RepeatOptions, fn: (rep: number) => unknow
   return times;
 }
 
+/**
+ * Runs the sides of one repetition one after the other, starting with side `rep % sides.length`, so that
+ * background load and Neo4j's own housekeeping hit every side alike over the repetitions.
+ */
+export async function runRotated(sides: readonly (() => Promise<unknown>)[], rep: number): Promise<void> {
+  for (let k = 0; k < sides.length; k++) await sides[(rep + k) % sides.length]?.();
+}
+
 /** Runs `fn` over `items` with at most `concurrency` calls in flight, in order of the items. */
 export async function forEachConcurrent<T>(
   items: readonly T[],

@@ -20,6 +20,7 @@ import {
 } from '../shared/neo4j/graph-writer';
 import { makeNeo4jAccess, type Neo4jAccess } from '../shared/neo4j/access';
 import type { Config } from '../shared/config';
+import { groupDocuments } from './raw';
 import { forEachConcurrent } from './stats';
 
 export interface BenchDocument {
@@ -81,19 +82,7 @@ export async function writeGroupsWithGraphmill(
   maxGroupChunks: number,
   concurrency: number,
 ): Promise<void> {
-  const groups: BenchDocument[][] = [];
-  let current: BenchDocument[] = [];
-  let size = 0;
-  for (const d of docs) {
-    current.push(d);
-    size += d.chunks.length;
-    if (size >= maxGroupChunks) {
-      groups.push(current);
-      current = [];
-      size = 0;
-    }
-  }
-  if (current.length > 0) groups.push(current);
+  const groups = groupDocuments(docs, maxGroupChunks, 'at-least');
   await forEachConcurrent(groups, concurrency, async (group) => {
     const results = await writer.writeDocuments(group.map((d) => ({ meta: d.meta, chunks: d.chunks })));
     for (const [i, r] of results.entries()) {

@@ -11,9 +11,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import * as path from 'node:path';
 import { chunkText } from '../../functions/index';
 import { generateDocument, makeRng, type DocKind } from '../corpus';
-import { benchDriver, cleanBenchData, countBenchGraph, defaultConfig, neo4jEnv } from '../neo4j';
+import { benchDriver, cleanBenchData, defaultConfig, neo4jEnv } from '../neo4j';
 import { fmt, fmtRatio, fmtSummary, type SuiteContext, type SuiteResult } from '../report';
-import { measure, nowMs, summarize, type Summary } from '../stats';
+import { measure, nowMs, runRotated, summarize, type Summary } from '../stats';
 import { chunkCount, makeGraphmillWriter, writeRaw, type BenchDocument } from '../writers';
 import { CHUNKING } from './chunker';
 import { RAW_OPTIONS, verifyGraph } from './writer';
@@ -208,9 +208,7 @@ export async function runE2e(ctx: SuiteContext): Promise<SuiteResult> {
       const e = async () => {
         const run = await ingest(dir, count);
         eRuns.push(run);
-        const got = await countBenchGraph(driver, prefix);
-        if (got.chunks !== chunks)
-          throw new Error(`graphmill ingest wrote ${got.chunks} chunks, raw ${chunks}`);
+        await verifyGraph(driver, prefix, rawDocs, 'graphmill ingest');
         ctx.log(`  ingest ${fmt((count / run.ms) * 1000, 1)} docs/s${cpuText(run)}`);
       };
       const r = async () => {
@@ -223,9 +221,7 @@ export async function runE2e(ctx: SuiteContext): Promise<SuiteResult> {
         pRuns.push(run);
         ctx.log(`  script ${fmt((count / run.ms) * 1000, 1)} docs/s${cpuText(run)} (raw, as a process)`);
       };
-      // Rotated, so that background load and Neo4j's own housekeeping hit every side alike.
-      const order = [e, r, p];
-      for (let k = 0; k < order.length; k++) await (order[(rep + k) % order.length] as () => Promise<void>)();
+      await runRotated([e, r, p], rep);
     }
     const eTimes = eRuns.map((r) => r.ms);
     const rTimes = rRuns.map((r) => r.ms);

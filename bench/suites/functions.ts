@@ -16,9 +16,10 @@ import { buildRuntime, type Runtime } from '../../shared/runtime';
 import { registerAll } from '../../shared/status/batch';
 import { benchDriver, cleanBenchData, defaultConfig } from '../neo4j';
 import { fmt, fmtRatio, fmtSummary, type Row, type SuiteContext, type SuiteResult } from '../report';
-import { forEachConcurrent, measure, summarize, type Measured } from '../stats';
+import { forEachConcurrent, measure, runRotated, summarize, type Measured } from '../stats';
 import { writeRaw } from '../writers';
 import { benchDocuments, buildE2eFiles } from './e2e';
+import { verifyGraph } from './writer';
 
 /** Requests at once in the concurrent run: what one instance at a time serves of orchestrate's 8. */
 export const CONCURRENT_REQUESTS = 4;
@@ -73,7 +74,9 @@ export async function runFunctions(ctx: SuiteContext): Promise<SuiteResult> {
           serverCpu,
         );
       const fresh = await pass('completed');
+      await verifyGraph(driver, prefix, rawDocs, "the functions' path");
       const again = await pass('unchanged');
+      await verifyGraph(driver, prefix, rawDocs, "the functions' path, re-run");
       return { fresh, again };
     } finally {
       await runtime.close();
@@ -82,12 +85,12 @@ export async function runFunctions(ctx: SuiteContext): Promise<SuiteResult> {
   };
   const raw = async (concurrency: number): Promise<Side> => {
     await cleanBenchData(driver, prefix);
-    return {
-      fresh: await measure(
-        () => writeRaw(driver, rawDocs, { chunksPerTx: 1, sessions: concurrency }),
-        serverCpu,
-      ),
-    };
+    const fresh = await measure(
+      () => writeRaw(driver, rawDocs, { chunksPerTx: 1, sessions: concurrency }),
+      serverCpu,
+    );
+    await verifyGraph(driver, prefix, rawDocs, 'raw, 1 doc/tx');
+    return { fresh };
   };
 
   try {
@@ -99,15 +102,15 @@ export async function runFunctions(ctx: SuiteContext): Promise<SuiteResult> {
     await raw(1);
     for (let rep = 0; rep < reps; rep++) {
       for (const c of levels) {
-        const order = rep % 2 === 0 ? (['g', 'r'] as const) : (['r', 'g'] as const);
-        for (const side of order) {
-          const s = side === 'g' ? await graphmill(c) : await raw(c);
-          push(`${side}${c}`, s);
+        const side = (key: 'g' | 'r') => async () => {
+          const s = key === 'g' ? await graphmill(c) : await raw(c);
+          push(`${key}${c}`, s);
           ctx.log(
-            `  ${side === 'g' ? 'graphmill' : 'raw      '} ${c} at once: ${fmt(s.fresh.ms / count, 2)} ms/doc` +
+            `  ${key === 'g' ? 'graphmill' : 'raw      '} ${c} at once: ${fmt(s.fresh.ms / count, 2)} ms/doc` +
               (s.again ? `, re-run ${fmt(s.again.ms / count, 2)} ms/doc` : ''),
           );
-        }
+        };
+        await runRotated([side('g'), side('r')], rep);
       }
     }
     await cleanBenchData(driver, prefix);

@@ -19,7 +19,7 @@ import { chunkText } from '../../functions/index';
 import { generateDocument, type DocKind } from '../corpus';
 import { benchDriver, cleanBenchData, countBenchGraph, defaultConfig } from '../neo4j';
 import { fmt, fmtRatio, fmtSummary, type SuiteContext, type SuiteResult } from '../report';
-import { measure, repeat, summarize, type Measured } from '../stats';
+import { measure, repeat, runRotated, summarize, type Measured, type Summary } from '../stats';
 import {
   chunkCount,
   makeGraphmillWriter,
@@ -153,12 +153,8 @@ export async function runWriter(ctx: SuiteContext): Promise<SuiteResult> {
     await runGroups(warm, false);
     await runRaw(warm, false);
     await runRawPerDocument(warm, false);
-    // Rotated, so that background load hits every writer alike.
-    const order = [runGraphmill, runRaw, runGroups, runRawPerDocument];
-    for (let rep = 0; rep < reps; rep++) {
-      for (let k = 0; k < order.length; k++)
-        await (order[(rep + k) % order.length] as typeof runRaw)(docs, true);
-    }
+    const timed = [runGraphmill, runRaw, runGroups, runRawPerDocument].map((run) => () => run(docs, true));
+    for (let rep = 0; rep < reps; rep++) await runRotated(timed, rep);
     const gTimes = gRuns.map((m) => m.ms);
     const grTimes = grRuns.map((m) => m.ms);
     const rTimes = rRuns.map((m) => m.ms);
@@ -167,23 +163,25 @@ export async function runWriter(ctx: SuiteContext): Promise<SuiteResult> {
       const xs = runs.map(pick).filter((x): x is number => x !== undefined);
       return xs.length ? summarize(xs.map((x) => (x / n) * 1000)) : null;
     };
+    const cpuOf = (runs: readonly Measured[]) => ({
+      serverMsPer1kChunks: perThousand(runs, (m) => m.serverCpuMs),
+      clientMsPer1kChunks: perThousand(runs, (m) => m.clientCpuMs),
+    });
     const cpu = {
-      graphmill: {
-        serverMsPer1kChunks: perThousand(gRuns, (m) => m.serverCpuMs),
-        clientMsPer1kChunks: perThousand(gRuns, (m) => m.clientCpuMs),
-      },
-      groups: {
-        serverMsPer1kChunks: perThousand(grRuns, (m) => m.serverCpuMs),
-        clientMsPer1kChunks: perThousand(grRuns, (m) => m.clientCpuMs),
-      },
-      raw: {
-        serverMsPer1kChunks: perThousand(rRuns, (m) => m.serverCpuMs),
-        clientMsPer1kChunks: perThousand(rRuns, (m) => m.clientCpuMs),
-      },
-      rawPerDocument: {
-        serverMsPer1kChunks: perThousand(rdRuns, (m) => m.serverCpuMs),
-        clientMsPer1kChunks: perThousand(rdRuns, (m) => m.clientCpuMs),
-      },
+      graphmill: cpuOf(gRuns),
+      groups: cpuOf(grRuns),
+      raw: cpuOf(rRuns),
+      rawPerDocument: cpuOf(rdRuns),
+    };
+    /** "; CPU ms per 1k chunks, Neo4j A [vs B], client A [vs B]", or nothing where the server's CPU is unknown. */
+    const cpuSuffix = (a: ReturnType<typeof cpuOf>, b?: ReturnType<typeof cpuOf>): string => {
+      const side = (x: Summary | null, y?: Summary | null): string | undefined => {
+        if (!x || y === null) return undefined;
+        return y ? `${fmt(x.median)} vs ${fmt(y.median)}` : fmt(x.median);
+      };
+      const server = side(a.serverMsPer1kChunks, b?.serverMsPer1kChunks);
+      const client = side(a.clientMsPer1kChunks, b?.clientMsPer1kChunks);
+      return server && client ? `; CPU ms per 1k chunks, Neo4j ${server}, client ${client}` : '';
     };
 
     const naiveSet = docs.slice(0, naiveDocs);
@@ -218,12 +216,7 @@ export async function runWriter(ctx: SuiteContext): Promise<SuiteResult> {
           pass: vsRaw >= 0.9,
           note:
             `${fmt(n)} chunks in ${docs.length} docs; per-rep ratio ${fmtRatio(perRep.min)}–${fmtRatio(perRep.max)}` +
-            (cpu.graphmill.serverMsPer1kChunks &&
-            cpu.raw.serverMsPer1kChunks &&
-            cpu.graphmill.clientMsPer1kChunks &&
-            cpu.raw.clientMsPer1kChunks
-              ? `; CPU ms per 1k chunks, Neo4j ${fmt(cpu.graphmill.serverMsPer1kChunks.median)} vs ${fmt(cpu.raw.serverMsPer1kChunks.median)}, client ${fmt(cpu.graphmill.clientMsPer1kChunks.median)} vs ${fmt(cpu.raw.clientMsPer1kChunks.median)}`
-              : ''),
+            cpuSuffix(cpu.graphmill, cpu.raw),
         },
         {
           suite: 'writer',
@@ -235,9 +228,7 @@ export async function runWriter(ctx: SuiteContext): Promise<SuiteResult> {
           pass: groupsVsRaw >= 0.9,
           note:
             `writeDocuments, groups of ≥ ${fmt(config.writeBatchSize)} chunks, ${GROUP_CONCURRENCY} in flight` +
-            (cpu.groups.serverMsPer1kChunks && cpu.groups.clientMsPer1kChunks
-              ? `; CPU ms per 1k chunks, Neo4j ${fmt(cpu.groups.serverMsPer1kChunks.median)}, client ${fmt(cpu.groups.clientMsPer1kChunks.median)}`
-              : ''),
+            cpuSuffix(cpu.groups),
         },
         {
           suite: 'writer',
@@ -249,9 +240,7 @@ export async function runWriter(ctx: SuiteContext): Promise<SuiteResult> {
           pass: undefined,
           note:
             `raw's statement, ${RAW_PER_DOCUMENT.sessions} documents at once, is ${fmtRatio(rd.median / r.median)} of raw batched` +
-            (cpu.rawPerDocument.serverMsPer1kChunks && cpu.rawPerDocument.clientMsPer1kChunks
-              ? `; CPU ms per 1k chunks, Neo4j ${fmt(cpu.rawPerDocument.serverMsPer1kChunks.median)}, client ${fmt(cpu.rawPerDocument.clientMsPer1kChunks.median)}`
-              : ''),
+            cpuSuffix(cpu.rawPerDocument),
         },
         {
           suite: 'writer',

@@ -3,7 +3,7 @@ import { FirestoreBatchStore } from '../../shared/adapters/firestore/batch-store
 import { SqliteBatchStore } from '../../shared/adapters/sqlite/batch-store';
 import { InMemoryBatchStore } from '../../shared/batches/memory';
 import { MAX_BATCH_STATE_BYTES } from '../../shared/batches/transitions';
-import type { BatchStore, NewBatch, UnitResult } from '../../shared/batches/types';
+import type { BatchStore, NewBatch, UnitOutcome, UnitResult } from '../../shared/batches/types';
 import { describeContract, type Subject } from './subjects';
 
 const T0 = 1_700_000_000_000;
@@ -29,6 +29,20 @@ const newBatch = (over: Partial<NewBatch> = {}): NewBatch => ({
   correlationId: 'corr-1',
   ...over,
 });
+
+/** Records one outcome per unit of UNITS for `phase`, in order, at `at`, `at + 1`, ...; returns each result. */
+async function recordUnits(
+  store: BatchStore,
+  phase: string,
+  outcomes: readonly UnitOutcome[],
+  at: number,
+): Promise<UnitResult[]> {
+  const results: UnitResult[] = [];
+  for (const [i, outcome] of outcomes.entries()) {
+    results.push(await store.recordUnit('batch-1', phase, UNITS[i] as string, outcome, at + i));
+  }
+  return results;
+}
 
 function batchStoreContract(subject: Subject<BatchStore>): void {
   let store: BatchStore;
@@ -133,9 +147,7 @@ function batchStoreContract(subject: Subject<BatchStore>): void {
 
   it('revises the summary of a completed batch when a failed unit later succeeds, in the same write', async () => {
     await store.create(newBatch({ phases: ['ingest'] }), T0);
-    await store.recordUnit('batch-1', 'ingest', 'docs/a.md', 'failed', T0 + 1);
-    await store.recordUnit('batch-1', 'ingest', 'docs/b.md', 'succeeded', T0 + 2);
-    await store.recordUnit('batch-1', 'ingest', 'c', 'succeeded', T0 + 3);
+    await recordUnits(store, 'ingest', ['failed', 'succeeded', 'succeeded'], T0 + 1);
     const first = { units: 3, succeeded: 2, failed: 1, failedUnits: ['docs/a.md'], durationMs: 5 };
     await store.complete('batch-1', first, T0 + 4);
 
@@ -157,11 +169,9 @@ function batchStoreContract(subject: Subject<BatchStore>): void {
 
   it('tells the caller a unit succeeded a phase after it completed, so the next phase is triggered for it', async () => {
     await store.create(newBatch(), T0);
-    await store.recordUnit('batch-1', 'ingest', 'docs/a.md', 'failed', T0 + 1);
-    await store.recordUnit('batch-1', 'ingest', 'docs/b.md', 'succeeded', T0 + 2);
-    const done = await store.recordUnit('batch-1', 'ingest', 'c', 'succeeded', T0 + 3);
+    const [, , done] = await recordUnits(store, 'ingest', ['failed', 'succeeded', 'succeeded'], T0 + 1);
     expect(done).toMatchObject({ phaseCompleted: 'ingest', nextPhase: 'embed' });
-    expect(done.lateSuccess).toBeUndefined();
+    expect(done?.lateSuccess).toBeUndefined();
 
     const late = await other.recordUnit('batch-1', 'ingest', 'docs/a.md', 'succeeded', T0 + 4);
     expect(late.lateSuccess).toEqual({ nextPhase: 'embed' });
@@ -176,9 +186,7 @@ function batchStoreContract(subject: Subject<BatchStore>): void {
 
   it("records a completed phase's failures in the next phase in the same write", async () => {
     await store.create(newBatch(), T0);
-    await store.recordUnit('batch-1', 'ingest', 'docs/a.md', 'failed', T0 + 1);
-    await store.recordUnit('batch-1', 'ingest', 'docs/b.md', 'succeeded', T0 + 2);
-    const done = await store.recordUnit('batch-1', 'ingest', 'c', 'failed', T0 + 3);
+    const [, , done] = await recordUnits(store, 'ingest', ['failed', 'succeeded', 'failed'], T0 + 1);
     expect(done).toMatchObject({ phaseCompleted: 'ingest', nextPhase: 'embed' });
     expect((await other.get('batch-1'))?.phaseStates['embed']).toEqual({
       phase: 'embed',
@@ -191,14 +199,9 @@ function batchStoreContract(subject: Subject<BatchStore>): void {
 
   it('completes every later phase in the same write when every unit failed a phase', async () => {
     await store.create(newBatch({ phases: ['ingest', 'embed', 'publish'] }), T0);
-    for (const [i, unit] of UNITS.entries()) {
-      const r = await store.recordUnit('batch-1', 'ingest', unit, 'failed', T0 + i);
-      if (i < UNITS.length - 1) expect(r.phaseCompleted).toBeUndefined();
-      else {
-        expect(r.phaseCompleted).toBe('ingest');
-        expect(r).not.toHaveProperty('nextPhase');
-      }
-    }
+    const results = await recordUnits(store, 'ingest', ['failed', 'failed', 'failed'], T0);
+    expect(results.map((r) => r.phaseCompleted)).toEqual([undefined, undefined, 'ingest']);
+    expect(results[2]).not.toHaveProperty('nextPhase');
     const batch = await other.get('batch-1');
     for (const phase of ['embed', 'publish']) {
       expect(batch?.phaseStates[phase]).toMatchObject({ succeeded: 0, failed: 3, triggeredAt: T0 + 2 });
@@ -253,12 +256,7 @@ function batchStoreContract(subject: Subject<BatchStore>): void {
 
   it('reports the last phase completed with no next phase, then completes the batch once', async () => {
     await store.create(newBatch({ phases: ['ingest'] }), T0);
-    const results: UnitResult[] = [];
-    for (const [i, unit] of UNITS.entries()) {
-      results.push(
-        await store.recordUnit('batch-1', 'ingest', unit, i === 0 ? 'failed' : 'succeeded', T0 + i),
-      );
-    }
+    const results = await recordUnits(store, 'ingest', ['failed', 'succeeded', 'succeeded'], T0);
     const last = results[2];
     expect(last?.phaseCompleted).toBe('ingest');
     expect(last).not.toHaveProperty('nextPhase');

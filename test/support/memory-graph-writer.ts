@@ -55,6 +55,12 @@ export class MemoryGraphWriter implements GraphWriter {
     if (options.skipIfUnchanged === true && held && isSameContent(held, meta)) {
       return { chunkCount: held.chunkCount, generation: held.generation, unchanged: true };
     }
+    const generation = this.store(meta, all);
+    return { chunkCount: all.length, generation };
+  }
+
+  /** Replaces the document with the next generation of its chunks; returns that generation. */
+  private store(meta: DocumentMeta, chunks: Chunk[]): number {
     this.writes++;
     const generation = (this.documents.get(meta.id)?.version.generation ?? 0) + 1;
     const version = {
@@ -62,10 +68,10 @@ export class MemoryGraphWriter implements GraphWriter {
       contentHash: meta.contentHash,
       chunkSize: meta.chunkSize,
       chunkOverlap: meta.chunkOverlap,
-      chunkCount: all.length,
+      chunkCount: chunks.length,
     };
-    this.documents.set(meta.id, { meta, version, chunks: all });
-    return { chunkCount: all.length, generation };
+    this.documents.set(meta.id, { meta, version, chunks });
+    return generation;
   }
 
   /** Same rules as the Neo4j writer: all or nothing, a repeated write token changes nothing, skip if unchanged. */
@@ -96,21 +102,8 @@ export class MemoryGraphWriter implements GraphWriter {
             chunkCount: v.chunkCount,
           };
         }
-        this.writes++;
-        const generation = (v?.generation ?? 0) + 1;
-        const chunks = [...d.chunks];
-        this.documents.set(d.meta.id, {
-          meta: d.meta,
-          version: {
-            generation,
-            contentHash: d.meta.contentHash,
-            chunkSize: d.meta.chunkSize,
-            chunkOverlap: d.meta.chunkOverlap,
-            chunkCount: chunks.length,
-          },
-          chunks,
-        });
-        return { id: d.meta.id, outcome: 'written', generation, chunkCount: chunks.length };
+        const generation = this.store(d.meta, [...d.chunks]);
+        return { id: d.meta.id, outcome: 'written', generation, chunkCount: d.chunks.length };
       }),
     );
   }

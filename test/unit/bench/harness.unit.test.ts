@@ -3,7 +3,7 @@ import { UsageError, parseBenchArgs, SUITES } from '../../../bench/args';
 import { packageOf } from '../../../bench/packages';
 import { isLoopbackUri } from '../../../bench/neo4j';
 import { fmtSummary, markdownTable } from '../../../bench/report';
-import { forEachConcurrent, median, repeat, summarize } from '../../../bench/stats';
+import { forEachConcurrent, median, repeat, runRotated, summarize } from '../../../bench/stats';
 import { groupDocuments, type BenchDocument } from '../../../bench/writers';
 
 describe('stats', () => {
@@ -47,6 +47,18 @@ describe('stats', () => {
   });
 });
 
+describe('runRotated', () => {
+  it('starts each repetition one side later and runs every side once', async () => {
+    const calls: string[] = [];
+    const sides = ['a', 'b', 'c'].map((x) => async () => {
+      await new Promise((r) => setImmediate(r));
+      calls.push(x);
+    });
+    for (let rep = 0; rep < 4; rep++) await runRotated(sides, rep);
+    expect(calls.join('')).toBe('abcbcacababc');
+  });
+});
+
 describe('parseBenchArgs', () => {
   it('defaults to every suite', () => {
     expect(parseBenchArgs([])).toEqual({ quick: false, only: new Set(SUITES), reps: undefined, help: false });
@@ -87,6 +99,15 @@ describe('groupDocuments', () => {
 
   it('puts a document larger than the budget in a group of its own', () => {
     expect(groupDocuments([doc('a', 500), doc('b', 1)], 100).map((g) => g.length)).toEqual([1, 1]);
+  });
+
+  it('closes a group once it holds the budget under the at-least rule (group commit)', () => {
+    const groups = groupDocuments(
+      [doc('a', 40), doc('b', 40), doc('c', 40), doc('d', 100), doc('e', 10)],
+      100,
+      'at-least',
+    );
+    expect(groups.map((g) => g.map((d) => d.meta.id).join(''))).toEqual(['abc', 'd', 'e']);
   });
 });
 

@@ -416,8 +416,42 @@ it('the watchdog publishes again a trigger that never reached the next phase, an
   expect(overdue).toHaveLength(1);
   expect(overdue[0]?.message).toContain('no unit had reached review, so its trigger was published again');
 
-  // A batch whose next phase is under way is left alone.
+  // Completed and alerted once: a second pass has nothing to do.
   expect(await runWatchdog(deps)).toEqual([]);
+  await h.runtime.close();
+});
+
+it('the watchdog publishes again only where the next phase holds nothing but carried failures', async () => {
+  const h = harness();
+  const t0 = 1_000_000;
+  const deps = { ...h.runtime.orchestration('watchdog'), clock: () => t0 + 10_000 };
+  // Both batches completed `ingest` with one failure carried into `review`; in `moving`, `review` has
+  // since recorded a success (its trigger was delivered), in `stalled` it has recorded nothing.
+  for (const id of ['stalled', 'moving']) {
+    await h.runtime.batches.create(
+      { id, units: ['x', 'y', 'z'], phases: ['ingest', 'review'], deadline: t0 + 100 },
+      t0,
+    );
+    await h.runtime.batches.recordUnit(id, 'ingest', 'x', 'failed', t0 + 1);
+    await h.runtime.batches.recordUnit(id, 'ingest', 'y', 'succeeded', t0 + 2);
+    const done = await h.runtime.batches.recordUnit(id, 'ingest', 'z', 'succeeded', t0 + 3);
+    expect(done).toMatchObject({ phaseCompleted: 'ingest', nextPhase: 'review' });
+  }
+  await h.runtime.batches.recordUnit('moving', 'review', 'y', 'succeeded', t0 + 4);
+  expect((await h.runtime.batches.get('stalled'))?.phaseStates['review']).toMatchObject({
+    succeeded: 0,
+    failed: 1,
+  });
+
+  expect((await runWatchdog(deps)).sort()).toEqual(['moving', 'stalled']);
+  await h.runtime.bus?.drain();
+  expect(h.triggers.map((t) => [t.batchId, [...t.units]])).toEqual([['stalled', ['y', 'z']]]);
+  const overdue = new Map(
+    h.alerter.alerts.filter((a) => a.errorType === 'batch_overdue').map((a) => [a.batchId, a.message]),
+  );
+  expect(overdue.get('stalled')).toContain('no unit had reached review, so its trigger was published again');
+  expect(overdue.get('moving')).toContain('phases not complete: review');
+  expect(overdue.get('moving')).not.toContain('published again');
   await h.runtime.close();
 });
 

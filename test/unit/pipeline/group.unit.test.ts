@@ -264,7 +264,10 @@ describe.each(stores)('runDocumentGroup on the %s', (_name, makeStore) => {
       // One transaction: when it fails, none is completed and every document is failed (retryable).
       jest.spyOn(h.status, 'completeMany').mockRejectedValueOnce(storeDown);
       const results = await process(['a', 'b', 'c']);
-      expect(results.map((r) => r.ok)).toEqual([false, false, false]);
+      expect(results.map(okStatus)).toEqual(['error:internal', 'error:internal', 'error:internal']);
+      for (const id of ['a', 'b', 'c']) {
+        expect(await h.status.get(id)).toMatchObject({ status: 'failed', error: { stage: 'recording' } });
+      }
       return;
     }
     const complete = h.status.complete.bind(h.status);

@@ -104,6 +104,7 @@ describe('fallback to the single forms (a store without batched methods)', () =>
       { leaseMs: LEASE, now: T0 },
     );
     const bBefore = await store.get('b');
+    const complete = jest.spyOn(store, 'complete');
 
     const results = await completeAll(
       store,
@@ -116,6 +117,12 @@ describe('fallback to the single forms (a store without batched methods)', () =>
     expect(results[1]).toMatchObject({ code: 'lease_lost' });
     expect(results[2]).toBeUndefined();
     expect(results).toHaveLength(3);
+    // One single-form call per item, in input order, each with its own owner and the shared time.
+    expect(complete.mock.calls.map(([id, owner, , now]) => [id, owner, now])).toEqual([
+      ['a', 'r1', T0 + 1],
+      ['b', 'r1', T0 + 1],
+      ['c', 'r1', T0 + 1],
+    ]);
     expect(await store.get('b')).toEqual(bBefore);
     for (const id of ['a', 'c']) {
       expect(await store.get(id)).toMatchObject({ status: 'completed', chunkCount: 3, completedAt: T0 + 1 });

@@ -279,15 +279,17 @@ describe('reportTrackingMany', () => {
     completionId,
     documentId: `doc-${i + 1}`,
   }));
+  let logger: ReturnType<typeof makeCapturingLogger>;
+  let alerter: RecordingAlerter;
+  beforeEach(() => {
+    logger = makeCapturingLogger();
+    alerter = new RecordingAlerter();
+  });
+  const report = (firestore: boolean, bigquery: boolean) =>
+    reportTrackingMany({ firestore, bigquery }, records, { functionName: 'cli', logger, alerter });
 
   it('both down: a CRITICAL line with each record, and one alert for all of them', async () => {
-    const logger = makeCapturingLogger();
-    const alerter = new RecordingAlerter();
-    await reportTrackingMany({ firestore: false, bigquery: false }, records, {
-      functionName: 'cli',
-      logger,
-      alerter,
-    });
+    await report(false, false);
     const critical = logger.entries.filter((e) => e.level === 'critical');
     expect(critical.map((e) => e.fields['record'])).toEqual(records);
     expect(alerter.alerts).toHaveLength(1);
@@ -298,20 +300,12 @@ describe('reportTrackingMany', () => {
   });
 
   it('one down: a WARNING per record and no alert; both up: nothing', async () => {
-    const logger = makeCapturingLogger();
-    const alerter = new RecordingAlerter();
-    await reportTrackingMany({ firestore: true, bigquery: false }, records, {
-      functionName: 'cli',
-      logger,
-      alerter,
-    });
+    await report(true, false);
     expect(levels(logger)).toEqual(['warn', 'warn', 'warn']);
-    await reportTrackingMany({ firestore: true, bigquery: true }, records, {
-      functionName: 'cli',
-      logger,
-      alerter,
-    });
-    expect(logger.entries).toHaveLength(3);
+    await report(false, true);
+    expect(levels(logger)).toEqual(['warn', 'warn', 'warn', 'warn', 'warn', 'warn']);
+    await report(true, true);
+    expect(logger.entries).toHaveLength(6);
     expect(alerter.alerts).toEqual([]);
   });
 });
