@@ -34,7 +34,17 @@ export interface Neo4jAccessDeps {
   readonly logger?: Logger;
   /** Told once per outage when Neo4j cannot be reached (the wiring sends an alert). */
   readonly onUnavailable?: (error: GraphmillError) => void;
+  /** How long close() waits for work in flight on the driver to finish (default CLOSE_GRACE_MS). */
+  readonly closeGraceMs?: number;
 }
+
+/**
+ * close() waits this long for work in flight before it closes the driver. A driver closed while a session
+ * is still acquiring its connection can leave that connection open, and an open socket keeps a process
+ * (`graphmill ingest`) from exiting; closed under a running transaction, the work fails instead of
+ * finishing. Cloud Run allows 10 s between SIGTERM and SIGKILL.
+ */
+export const CLOSE_GRACE_MS = 5_000;
 
 /** One driver per process instance, created and verified on first use, closed on shutdown. */
 export interface Neo4jAccess {
@@ -122,6 +132,8 @@ export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
   /** Work in flight per driver: a retired driver is closed only once nothing uses it any more. */
   const users = new Map<Driver, number>();
   const retired = new Set<Driver>();
+  /** Resolved when a driver's last work in flight has finished (close() waits on it). */
+  const idle = new Map<Driver, () => void>();
   const release = (d: Driver): void => {
     const n = (users.get(d) ?? 1) - 1;
     if (n > 0) {
@@ -129,7 +141,23 @@ export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
       return;
     }
     users.delete(d);
+    idle.get(d)?.();
+    idle.delete(d);
     if (retired.delete(d)) void d.close().catch(() => undefined);
+  };
+  /** Waits until nothing uses `d` any more, or `graceMs` has passed; true when the work finished. */
+  const untilIdle = (d: Driver, graceMs: number): Promise<boolean> => {
+    if (!users.has(d)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        idle.delete(d);
+        resolve(false);
+      }, graceMs);
+      idle.set(d, () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
   };
 
   /**
@@ -162,6 +190,12 @@ export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
     const d = current;
     current = undefined;
     const built = d ? await d.catch(() => undefined) : undefined;
+    if (built && !(await untilIdle(built, deps.closeGraceMs ?? CLOSE_GRACE_MS))) {
+      deps.logger?.warn('closing the Neo4j driver under work still in flight', {
+        neo4jHost: host,
+        inFlight: users.get(built) ?? 0,
+      });
+    }
     await Promise.all(
       [built, ...retired]
         .filter((x): x is Driver => x !== undefined)

@@ -3,7 +3,7 @@
  * a real Neo4j; the resulting graph is checked against each file's decoded text.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -358,6 +358,32 @@ it('ingest --batch runs the event pipeline on the in-process bus; status --batch
     repairedInBigquery: [],
     failed: [],
   });
+});
+
+/** Bolt connections this process's graphmill drivers hold, as the server lists them (by user agent). */
+async function graphmillConnections(): Promise<number> {
+  const res = await driver.executeQuery(
+    "CALL dbms.listConnections() YIELD connector, userAgent WHERE connector = 'bolt' AND userAgent = $agent RETURN count(*) AS n",
+    { agent: `graphmill (pid ${process.pid})` },
+  );
+  return res.records[0]?.get('n') as number;
+}
+
+it('an ingest whose every document fails before any write exits with no connection left open', async () => {
+  // The schema check starts before registration; with nothing to write, the run ends while it may still
+  // be connecting. A connection left open would keep `graphmill ingest` from exiting.
+  const only = join(dir, 'only-binary');
+  mkdirSync(only);
+  writeFileSync(join(only, `e2e-${run}-alone.bin`), Buffer.from([0x61, 0x00, 0x62]));
+  const res = await ingest(join(dir, 'state-fail-fast'), [only]);
+  expect(res.code).toBe(1);
+  expect(res.documents.map((d) => [d.status, d.error?.code])).toEqual([['failed', 'unsupported_content']]);
+  let open = await graphmillConnections();
+  for (let i = 0; open > 0 && i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 100)); // the server sees a closed socket a moment later
+    open = await graphmillConnections();
+  }
+  expect(open).toBe(0);
 });
 
 it('register and ingest take https:// and gs:// sources, fetched through the guarded sources', async () => {

@@ -5,13 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import neo4j, { type Driver } from 'neo4j-driver';
 import { chunkText, iterateChunks, type Chunk } from '../../shared/chunking';
-import { makeNeo4jAccess, type Neo4jAccess } from '../../shared/neo4j/access';
+import { makeNeo4jAccess, type Neo4jAccess, type Neo4jAccessDeps } from '../../shared/neo4j/access';
 import {
   makeNeo4jGraphWriter,
   SCHEMA_INDEX_NAMES,
   type DocumentMeta,
   type GraphWriter,
 } from '../../shared/neo4j/graph-writer';
+import { makeCapturingLogger } from '../support/capturing-logger';
 import { graphProblems, inspectDocument } from '../support/graph-inspect';
 import { neo4jConnection } from '../support/neo4j';
 
@@ -47,7 +48,13 @@ beforeAll(() => {
   driver = neo4j.driver(conn.uri, neo4j.auth.basic(conn.username, conn.password), {
     disableLosslessIntegers: true,
   });
-  access = makeNeo4jAccess({
+  access = makeAccess();
+  writer = makeNeo4jGraphWriter(access, { batchSize: 10 });
+});
+
+function makeAccess(extra: Partial<Neo4jAccessDeps> = {}): Neo4jAccess {
+  const conn = neo4jConnection();
+  return makeNeo4jAccess({
     settings: {
       uri: conn.uri,
       username: conn.username,
@@ -58,9 +65,9 @@ beforeAll(() => {
       maxTransactionRetryTimeMs: 5000,
     },
     password: { get: () => Promise.resolve(conn.password), invalidate: () => undefined },
+    ...extra,
   });
-  writer = makeNeo4jGraphWriter(access, { batchSize: 10 });
-});
+}
 
 afterAll(async () => {
   const session = driver.session();
@@ -73,6 +80,55 @@ afterAll(async () => {
   }
   await access.close();
   await driver.close();
+});
+
+describe('Neo4jAccess.close', () => {
+  /** A work function that holds the driver until `release()` is called, then runs one query. */
+  const heldWork = (a: Neo4jAccess) => {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const work = a.withDriver(async (d) => {
+      await gate;
+      const res = await d.executeQuery('RETURN 1 AS x');
+      return res.records[0]?.get('x') as unknown;
+    });
+    return { work, release };
+  };
+  const settledWithin = async (p: Promise<unknown>, ms: number): Promise<boolean> => {
+    let settled = false;
+    void p.finally(() => (settled = true)).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, ms));
+    return settled;
+  };
+
+  it('waits for work in flight before it closes the driver, so the work completes', async () => {
+    const a = makeAccess({ closeGraceMs: 10_000 });
+    await a.withDriver((d) => d.executeQuery('RETURN 1')); // built and verified
+    const { work, release } = heldWork(a);
+    const closing = a.close();
+    expect(await settledWithin(closing, 200)).toBe(false);
+    release();
+    await expect(work).resolves.toBe(1);
+    await closing;
+  });
+
+  it('closes under work that outlasts the grace period, and says so', async () => {
+    const logger = makeCapturingLogger();
+    const a = makeAccess({ closeGraceMs: 150, logger });
+    await a.withDriver((d) => d.executeQuery('RETURN 1'));
+    const { work, release } = heldWork(a);
+    const started = Date.now();
+    await a.close();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(logger.entries).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        message: 'closing the Neo4j driver under work still in flight',
+      }),
+    ]);
+    release();
+    await expect(work).rejects.toThrow(); // its driver is closed
+  });
 });
 
 describe('ensureSchema', () => {

@@ -277,26 +277,24 @@ describe('ci.yml', () => {
     expect(runs(integration)).toMatch(/npm run test:int\b/);
   });
 
-  it('contracts: gcloud with the emulator components, emulators started in the background and awaited', () => {
+  it('contracts: gcloud with the emulator components, started by scripts/emulators.sh, its hosts required', () => {
     const contracts = job('ci.yml', 'contracts');
     const gcloud = contracts.steps.find((s) => s.uses === 'google-github-actions/setup-gcloud@v2');
     const components = ((gcloud?.with?.['install_components'] as string | undefined) ?? '').split(',');
     expect(components.sort()).toEqual(['beta', 'cloud-firestore-emulator', 'pubsub-emulator']);
-    expect(contracts.env?.['FIRESTORE_EMULATOR_HOST']).toMatch(/^127\.0\.0\.1:\d+$/);
-    expect(contracts.env?.['PUBSUB_EMULATOR_HOST']).toMatch(/^127\.0\.0\.1:\d+$/);
-    const script = runs(contracts);
-    expect(script).toMatch(
-      /gcloud beta emulators firestore start --host-port="\$FIRESTORE_EMULATOR_HOST"[^\n]*\\\n[^\n]*&\n/,
-    );
-    expect(script).toMatch(
-      /gcloud beta emulators pubsub start --host-port="\$PUBSUB_EMULATOR_HOST"[^\n]*\\\n[^\n]*&\n/,
-    );
-    const start = stepIndex(contracts, (s) => /emulators firestore start/.test(s.run ?? ''));
-    const wait = stepIndex(contracts, (s) => /wait_for/.test(s.run ?? ''));
-    const test = stepIndex(contracts, (s) => /npm run test:contracts/.test(s.run ?? ''));
+    const at = (re: RegExp) => stepIndex(contracts, (s) => re.test(s.run ?? ''));
+    const start = at(/scripts\/emulators\.sh start/);
+    const startRun = contracts.steps[start]?.run ?? '';
+    // Both hosts must be printed (else the suites would skip), and they become the later steps' environment.
+    expect(startRun).toMatch(/grep -q '\^FIRESTORE_EMULATOR_HOST=/);
+    expect(startRun).toMatch(/grep -q '\^PUBSUB_EMULATOR_HOST=/);
+    expect(startRun).toMatch(/>> "\$GITHUB_ENV"/);
+    const test = at(/npm run test:contracts/);
+    const stop = at(/scripts\/emulators\.sh stop/);
     expect(start).toBeGreaterThan(gcloud ? contracts.steps.indexOf(gcloud) : Infinity);
-    expect(wait).toBeGreaterThan(start);
-    expect(test).toBeGreaterThan(wait);
+    expect(test).toBeGreaterThan(start);
+    expect(stop).toBeGreaterThan(test);
+    expect(contracts.steps[stop]?.if).toBe('always()');
   });
 });
 
