@@ -113,7 +113,11 @@ export function recordUnitOutcome(
   if (state.units[unit] === 'succeeded') return { result: { batch: b } };
 
   const units = { ...state.units, [unit]: outcome };
-  const { succeeded, failed } = countOutcomes(units);
+  // From the stored counts rather than a scan of every unit on each record (18% of recording a 4,000-unit
+  // batch in the SQLite store). Here the unit had no outcome yet, or `failed`.
+  const wasFailed = state.units[unit] === 'failed';
+  const succeeded = state.succeeded + (outcome === 'succeeded' ? 1 : 0);
+  const failed = state.failed + (outcome === 'failed' ? 1 : 0) - (wasFailed ? 1 : 0);
   const completesNow = state.triggeredAt === undefined && succeeded + failed === state.expected;
   const nextState: PhaseState = {
     ...state,
