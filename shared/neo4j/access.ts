@@ -121,7 +121,18 @@ export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
           { cause, retryAfterSeconds: NEO4J_RETRY_AFTER_SECONDS, details: { dependency: 'neo4j' } },
         );
 
+  /** Set by close(): from then on no work starts, so no driver is built that nothing would close. */
+  let closing: Promise<void> | undefined;
+
   const driver = (): Promise<Driver> => {
+    if (closing) {
+      return Promise.reject(
+        dependencyUnavailable(`The Neo4j access to ${host} is closed: the process is shutting down`, {
+          retryAfterSeconds: NEO4J_RETRY_AFTER_SECONDS,
+          details: { dependency: 'neo4j' },
+        }),
+      );
+    }
     current ??= buildAndVerify().catch((err: unknown) => {
       current = undefined; // the next call tries again (a paused database resumes)
       throw err;
@@ -238,7 +249,7 @@ export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
         }
       }
     },
-    close: closeAll,
+    close: () => (closing ??= closeAll()),
   };
 }
 

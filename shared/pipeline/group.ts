@@ -1,9 +1,10 @@
 /**
  * Group commit: many documents through the pipeline together, for `graphmill ingest`. Per group there is
  * one status transaction to claim every document, then one Neo4j transaction per `maxGroupChunks` chunks of
- * small documents (writeDocuments), each followed by one status transaction that completes the documents it
- * wrote, instead of about eight status transactions and one Neo4j transaction per document. Each document keeps its own lease, its own
- * outcome and its own failure: what a group changes is how many documents share a transaction.
+ * small documents (writeDocuments), each followed by one status transaction that completes the documents
+ * it wrote, instead of about eight status transactions and one Neo4j transaction per document. Each
+ * document keeps its own lease, its own outcome and its own failure: what a group changes is how many
+ * documents share a transaction.
  *
  * Documents that do not fit one write batch (or are empty), and delete actions, go through the
  * single-document path (runDocument / processClaimed), which streams and reports progress.

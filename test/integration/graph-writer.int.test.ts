@@ -112,6 +112,20 @@ describe('Neo4jAccess.close', () => {
     await closing;
   });
 
+  it('refuses work that starts once close() has begun, so no driver is built that nothing closes', async () => {
+    const a = makeAccess({ closeGraceMs: 10_000 });
+    await a.withDriver((d) => d.executeQuery('RETURN 1'));
+    const { work, release } = heldWork(a);
+    const closing = a.close();
+    await expect(a.withDriver((d) => d.executeQuery('RETURN 1'))).rejects.toMatchObject({
+      code: 'dependency_unavailable',
+    });
+    expect(a.close()).toBe(closing); // one close, however often it is asked for
+    release();
+    await expect(work).resolves.toBe(1);
+    await closing;
+  });
+
   it('closes under work that outlasts the grace period, and says so', async () => {
     const logger = makeCapturingLogger();
     const a = makeAccess({ closeGraceMs: 150, logger });

@@ -59,7 +59,13 @@ const ALLOWED_ACTIONS: Record<string, readonly string[]> = {
   'actions/checkout@v4': ['fetch-depth', 'ref', 'repository', 'token', 'persist-credentials'],
   'actions/setup-node@v4': ['node-version', 'node-version-file', 'cache', 'cache-dependency-path'],
   'actions/setup-java@v4': ['distribution', 'java-version', 'cache'],
-  'actions/upload-artifact@v4': ['name', 'path', 'retention-days', 'if-no-files-found'],
+  'actions/upload-artifact@v4': [
+    'name',
+    'path',
+    'retention-days',
+    'if-no-files-found',
+    'include-hidden-files',
+  ],
   'actions/github-script@v7': ['script', 'github-token', 'result-encoding'],
   'google-github-actions/auth@v2': [
     'workload_identity_provider',
@@ -295,6 +301,10 @@ describe('ci.yml', () => {
     expect(test).toBeGreaterThan(start);
     expect(stop).toBeGreaterThan(test);
     expect(contracts.steps[stop]?.if).toBe('always()');
+    // The script logs under .graphmill/emulators: a dot directory, which upload-artifact skips unless told.
+    const upload = contracts.steps.find((s) => s.uses === 'actions/upload-artifact@v4');
+    expect(upload?.with?.['path']).toBe('.graphmill/emulators/*.log');
+    expect(upload?.with?.['include-hidden-files']).toBe(true);
   });
 });
 
