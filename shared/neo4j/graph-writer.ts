@@ -1,6 +1,6 @@
 import neo4j, { type Driver, type ManagedTransaction } from 'neo4j-driver';
 import type { Chunk } from '../chunking';
-import { leaseLost } from '../errors';
+import { isGraphmillError, leaseLost } from '../errors';
 import type { Neo4jAccess } from './access';
 import { classifyNeo4jError } from './errors';
 
@@ -239,10 +239,14 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
       // The usual case, on every process's first write: the schema exists, and one read says so (the
       // three creates are three write transactions, each a few round trips to a remote server). A server
       // that refuses the read (a user without the SHOW INDEX privilege) gets the creates, as does a new one.
+      // A Neo4j that cannot be reached does not: the creates would only run the connect retries again.
       const present = await read(async (tx) => {
         const res = await tx.run(COUNT_SCHEMA_INDEXES, { names: SCHEMA_INDEX_NAMES });
         return Number(res.records[0]?.get('n') ?? 0);
-      }).catch(() => 0);
+      }).catch((err: unknown) => {
+        if (isGraphmillError(err) && err.retryable) throw err;
+        return 0;
+      });
       if (present === SCHEMA_INDEX_NAMES.length) return;
       for (const statement of SCHEMA) await write((tx) => tx.run(statement));
     })().catch((err: unknown) => {

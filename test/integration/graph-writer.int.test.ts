@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import neo4j, { type Driver } from 'neo4j-driver';
 import { chunkText, iterateChunks, type Chunk } from '../../shared/chunking';
+import { dependencyUnavailable } from '../../shared/errors';
 import { makeNeo4jAccess, type Neo4jAccess, type Neo4jAccessDeps } from '../../shared/neo4j/access';
 import {
   makeNeo4jGraphWriter,
@@ -146,16 +147,14 @@ describe('Neo4jAccess.close', () => {
 });
 
 describe('ensureSchema', () => {
-  /** The same access, counting the transactions the writer opens; `failFirst` makes the first one fail. */
-  const counting = (failFirst = false) => {
+  /** The same access, counting the transactions the writer opens; `firstFails` is what the first one throws. */
+  const counting = (firstFails?: Error) => {
     let calls = 0;
     const wrapped: Neo4jAccess = {
       ...access,
       withDriver: (work) => {
         calls++;
-        return failFirst && calls === 1
-          ? Promise.reject(new Error('injected: SHOW INDEXES refused'))
-          : access.withDriver(work);
+        return firstFails && calls === 1 ? Promise.reject(firstFails) : access.withDriver(work);
       },
     };
     return { wrapped, calls: () => calls };
@@ -176,9 +175,20 @@ describe('ensureSchema', () => {
   });
 
   it('creates the schema (IF NOT EXISTS) when the read is refused', async () => {
-    const c = counting(true);
+    const c = counting(new Error('injected: SHOW INDEXES refused'));
     await makeNeo4jGraphWriter(c.wrapped, { batchSize: 10 }).ensureSchema();
     expect(c.calls()).toBe(1 + 3);
+  });
+
+  it('surfaces an unreachable Neo4j from the read, without trying the creates (each a new connect)', async () => {
+    const unreachable = dependencyUnavailable('injected: Neo4j is unreachable', { retryAfterSeconds: 30 });
+    const c = counting(unreachable);
+    const w = makeNeo4jGraphWriter(c.wrapped, { batchSize: 10 });
+    await expect(w.ensureSchema()).rejects.toBe(unreachable);
+    expect(c.calls()).toBe(1);
+    // Not remembered: the next call checks again, and finds the schema.
+    await w.ensureSchema();
+    expect(c.calls()).toBe(2);
   });
 });
 
