@@ -4,7 +4,7 @@ import { InvalidArgumentError } from 'commander';
 import { parseConfig, type Env } from '../shared/config';
 import { withLocalNeo4jEnv } from '../shared/config/env-file';
 import { makeLogger } from '../shared/logging';
-import { buildRuntime, type Runtime } from '../shared/runtime';
+import { buildRuntime, type Runtime, type RuntimeOverrides } from '../shared/runtime';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -13,6 +13,8 @@ export interface CliIo {
   readonly cwd: string;
   /** For `serve`: resolves when the server should stop (default: SIGINT/SIGTERM). */
   readonly untilStopped?: (port: number) => Promise<void>;
+  /** For tests: the runtime's clock and sleep (the retry policies' waits), instead of the real ones. */
+  readonly runtime?: Pick<RuntimeOverrides, 'clock' | 'sleep'>;
 }
 
 export interface CommonOptions {
@@ -69,7 +71,7 @@ export function makeContext(io: CliIo, setExitCode: (code: number) => void): Cli
       };
       const config = parseConfig(env, io.cwd);
       const logger = makeLogger({ ...config.log, base: { function: 'cli' } });
-      return buildRuntime(config, logger, { functionName: 'cli' });
+      return buildRuntime(config, logger, { ...io.runtime, functionName: 'cli' });
     },
   };
 }

@@ -3,7 +3,8 @@ import type { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { DOCUMENT_ID_PATTERN } from '../../shared/documents/types';
 import type { Batch } from '../../shared/batches/types';
-import { badRequest } from '../../shared/errors';
+import { badRequest, type GraphmillError } from '../../shared/errors';
+import { isNeo4jUnavailable } from '../../shared/neo4j/errors';
 import { runAndRecordGroup, submitBatch } from '../../shared/pipeline/orchestration';
 import type { Runtime } from '../../shared/runtime';
 import type { DocumentRecord } from '../../shared/status';
@@ -112,6 +113,8 @@ export function ingestCommand(ctx: CliContext, common: (c: Command) => Command):
               )
             : await ingestDirect(ctx, runtime, docs, opts);
         const failed = results.filter((r) => r.status === 'failed' || r.status === 'dead_lettered');
+        const notAttempted = results.filter((r) => r.status === 'pending').length;
+        if (notAttempted > 0) ctx.setExitCode(1);
         if (failed.length > 0) ctx.setExitCode(1);
         if (opts.json) {
           const batch = opts.batch !== undefined ? await runtime.batches.get(opts.batch) : undefined;
@@ -124,7 +127,8 @@ export function ingestCommand(ctx: CliContext, common: (c: Command) => Command):
           }
           const count = (s: string) => results.filter((r) => r.status === s).length;
           ctx.print(
-            `\n${count('completed')} completed, ${count('unchanged')} unchanged, ${failed.length} failed`,
+            `\n${count('completed')} completed, ${count('unchanged')} unchanged, ${failed.length} failed` +
+              (notAttempted > 0 ? `, ${notAttempted} not attempted (still pending)` : ''),
           );
         }
       } finally {
@@ -160,10 +164,14 @@ async function ingestDirect(
   };
   const action = opts.reprocess ? 'reprocess_document' : 'process_document';
   bar?.start(docs.length, 0, { doc: '' });
-  const results: DocumentSummary[] = new Array<DocumentSummary>(docs.length);
+  const results = new Array<DocumentSummary | undefined>(docs.length);
   let next = 0;
+  // A group that found Neo4j unavailable has waited through a whole connect sequence (the connect policy's
+  // bounded retries); every later group would wait through one of its own. So no group starts after that:
+  // the documents left stay registered and pending (never claimed), and the next run takes them up.
+  let unavailable: GraphmillError | undefined;
   const worker = async (): Promise<void> => {
-    while (next < docs.length) {
+    while (next < docs.length && !unavailable) {
       const from = next;
       next = Math.min(docs.length, next + opts.groupSize);
       const group = docs.slice(from, next);
@@ -190,6 +198,7 @@ async function ingestDirect(
               durationMs: 0,
               error: { code: o.error.code, message: o.error.message },
             };
+        if (!o.ok && isNeo4jUnavailable(o.error)) unavailable ??= o.error;
       });
       bar?.increment(group.length, { doc: group.at(-1)?.id ?? '' });
     }
@@ -199,7 +208,20 @@ async function ingestDirect(
   } finally {
     bar?.stop();
   }
-  return results;
+  return docs.map(
+    (d, i): DocumentSummary =>
+      results[i] ?? {
+        documentId: d.id,
+        source: d.source,
+        status: 'pending',
+        chunkCount: 0,
+        durationMs: 0,
+        error: {
+          code: unavailable?.code ?? 'internal',
+          message: `not attempted: ${unavailable?.message ?? 'the run stopped before this document'}`,
+        },
+      },
+  );
 }
 
 /** Submits a batch on the in-process bus and waits until every delivery has been handled. */

@@ -30,6 +30,10 @@ export function isNeo4jAuthError(err: unknown): boolean {
 /** How long clients should wait before retrying after Neo4j was unreachable (a paused Aura takes ~60 s). */
 export const NEO4J_RETRY_AFTER_SECONDS = 30;
 
+/** Neo4j did not answer (or not properly) after graphmill's own retries: what classifyNeo4jError reports. */
+export const isNeo4jUnavailable = (err: unknown): err is GraphmillError =>
+  isGraphmillError(err) && err.code === 'dependency_unavailable' && err.details?.['dependency'] === 'neo4j';
+
 /**
  * Maps driver errors onto GraphmillError. Connectivity (ServiceUnavailable, SessionExpired) and the
  * driver's own retryable errors become 503 `dependency_unavailable`; anything else from Neo4j is a

@@ -12,6 +12,7 @@
 import { iterateChunks, type Chunk } from '../chunking';
 import { decodeCheckedText } from '../documents';
 import { toGraphmillError, type GraphmillError } from '../errors';
+import { isNeo4jUnavailable } from '../neo4j/errors';
 import type { DocumentWrite, DocumentWriteResult } from '../neo4j/graph-writer';
 import { claimAll, completeAll } from '../status/batch';
 import type { DocumentRecord, Stage } from '../status/types';
@@ -108,12 +109,13 @@ export async function runDocumentGroup(
   let pending: Prepared[] = [];
   let pendingChunks = 0;
   let writing: Promise<void> = Promise.resolve();
+  const state: WriteState = {};
   const flush = async (): Promise<void> => {
     const group = pending;
     pending = [];
     pendingChunks = 0;
     await writing;
-    if (group.length > 0) writing = writeGroup(deps, group, results);
+    if (group.length > 0) writing = writeGroup(deps, group, results, state);
   };
 
   const claimed: { index: number; request: DocumentRequest; run: RunContext; record: DocumentRecord }[] = [];
@@ -186,6 +188,15 @@ const toWrite = (p: Prepared): DocumentWrite => ({
   skipIfUnchanged: p.request.action === 'process_document',
 });
 
+/** What one group's writes share. */
+interface WriteState {
+  /**
+   * Set once a write found Neo4j unavailable after the access's own connect retries: the group's later
+   * writes fail with it at once instead of each waiting through another connect sequence.
+   */
+  unavailable?: GraphmillError;
+}
+
 /**
  * Writes a group in one transaction and completes its documents in one status transaction. If the
  * transaction fails for a reason that retrying cannot fix (a document too large for the server's
@@ -196,6 +207,7 @@ async function writeGroup(
   deps: PipelineDeps,
   group: readonly Prepared[],
   results: GroupResult[],
+  state: WriteState,
 ): Promise<void> {
   const { clock } = deps;
   const written: { p: Prepared; w: DocumentWriteResult }[] = [];
@@ -204,12 +216,17 @@ async function writeGroup(
     await recordFailure(deps, p.record, p.run.runId, 'writing', e, p.run.log, failureStatus(p.request, e));
     results[p.index] = { ok: false, error: e };
   };
+  if (state.unavailable) {
+    for (const p of group) await fail(p, state.unavailable);
+    return;
+  }
 
   try {
     const out = await deps.graph.writeDocuments(group.map(toWrite));
     out.forEach((w, i) => written.push({ p: group[i] as Prepared, w }));
   } catch (err) {
     const e = toGraphmillError(err);
+    if (isNeo4jUnavailable(e)) state.unavailable = e;
     if (group.length === 1 || e.retryable) {
       for (const p of group) await fail(p, e);
       return;

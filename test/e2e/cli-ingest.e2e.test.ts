@@ -4,10 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import neo4j, { type Driver } from 'neo4j-driver';
+import { RESILIENCE_PRESETS } from '../../shared/resilience';
 import { runCli } from '../support/cli';
 import { graphProblems, inspectDocument } from '../support/graph-inspect';
 import { neo4jConnection } from '../support/neo4j';
@@ -384,6 +386,71 @@ it('an ingest whose every document fails before any write exits with no connecti
     open = await graphmillConnections();
   }
   expect(open).toBe(0);
+});
+
+/** A loopback port where no Neo4j answers: every connection is dropped at once, and counted. */
+async function droppingServer(): Promise<{
+  port: number;
+  connections: () => number;
+  close: () => Promise<void>;
+}> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    close: () => new Promise((ok) => server.close(() => ok())),
+  };
+}
+
+it('an unreachable Neo4j stops the ingest after one connect sequence; what was not attempted stays pending', async () => {
+  const src = join(dir, 'unreachable');
+  mkdirSync(src);
+  const names = [1, 2, 3, 4].map((i) => `e2e-${run}-down-${i}.txt`);
+  for (const n of names) writeFileSync(join(src, n), `Document ${n}.\n\nSome text to chunk.`);
+  const stateDir = join(dir, 'state-unreachable');
+  const neo4jDown = await droppingServer();
+  const res = await runCli(
+    ['ingest', src, '--json', '--state-dir', stateDir, '--group-size', '1', '--concurrency', '1'],
+    {
+      cwd: dir,
+      env: {
+        NEO4J_URI: `bolt://127.0.0.1:${neo4jDown.port}`,
+        NEO4J_USERNAME: 'neo4j',
+        NEO4J_PASSWORD: 'x',
+      },
+      // The connect policy's backoff, without the waiting: the attempts and their bound stay as they are.
+      runtime: { sleep: () => Promise.resolve() },
+    },
+  ).finally(neo4jDown.close);
+  expect(res.code).toBe(1);
+  const { documents } = JSON.parse(res.stdout) as { documents: Summary[] };
+  // The first group waited for the connect sequence (the early schema check's, shared) and failed; the
+  // three groups after it did not start one each.
+  expect(documents.map((d) => [d.documentId, d.status, d.error?.code])).toEqual([
+    [names[0], 'failed', 'dependency_unavailable'],
+    [names[1], 'pending', 'dependency_unavailable'],
+    [names[2], 'pending', 'dependency_unavailable'],
+    [names[3], 'pending', 'dependency_unavailable'],
+  ]);
+  expect(documents[1]?.error?.message).toMatch(/^not attempted: Neo4j at 127\.0\.0\.1:\d+ is unreachable/);
+  // One connect sequence: the connect policy's 8 attempts, one connection each. Without the stop, each of
+  // the three later groups ran a sequence of its own (32 connections).
+  expect(neo4jDown.connections()).toBe(RESILIENCE_PRESETS.neo4jConnect.retry.maxAttempts);
+
+  // The state agrees: nothing is left in processing, and a later run takes the pending documents up.
+  const status = await runCli(['status', '--json', '--state-dir', stateDir], { cwd: dir });
+  const stored = (JSON.parse(status.stdout) as { documents: { id: string; status: string }[] }).documents;
+  expect(Object.fromEntries(stored.map((d) => [d.id, d.status]))).toEqual({
+    [names[0] as string]: 'failed',
+    [names[1] as string]: 'pending',
+    [names[2] as string]: 'pending',
+    [names[3] as string]: 'pending',
+  });
 });
 
 it('register and ingest take https:// and gs:// sources, fetched through the guarded sources', async () => {

@@ -24,6 +24,7 @@ export async function runCli(
     env: { ...process.env, LOG_LEVEL: 'warning', ...(options.env ?? {}) },
     cwd: options.cwd,
     ...(options.untilStopped ? { untilStopped: options.untilStopped } : {}),
+    ...(options.runtime ? { runtime: options.runtime } : {}),
   });
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }

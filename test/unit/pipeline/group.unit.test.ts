@@ -224,6 +224,27 @@ describe.each(stores)('runDocumentGroup on the %s', (_name, makeStore) => {
     }
   });
 
+  it("stops writing once Neo4j is unavailable: the group's later documents fail with the same error", async () => {
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    for (const id of ids) await h.register(id, text(id));
+    // What the Neo4j access reports after its connect retries: every later write would wait through its own.
+    const down = dependencyUnavailable('Neo4j at db:7687 is unreachable', {
+      details: { dependency: 'neo4j' },
+    });
+    const calls = jest.spyOn(h.graph, 'writeDocuments').mockRejectedValue(down);
+
+    const results = await process(ids);
+    // Six documents of 2-3 chunks are two writes of >= 8 chunks; the second is never sent.
+    expect(calls).toHaveBeenCalledTimes(1);
+    expect(results.map((r) => !r?.ok && r?.error)).toEqual(ids.map(() => down));
+    for (const id of ids) {
+      expect(await h.status.get(id)).toMatchObject({
+        status: 'failed',
+        error: { stage: 'writing', code: 'dependency_unavailable', retryable: true },
+      });
+    }
+  });
+
   it('reports a document whose lease was taken over while it was written, and completes the others', async () => {
     for (const id of ['a', 'b']) await h.register(id, text(id));
     const real = h.graph.writeDocuments.bind(h.graph);
