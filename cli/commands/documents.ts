@@ -114,8 +114,7 @@ export function ingestCommand(ctx: CliContext, common: (c: Command) => Command):
             : await ingestDirect(ctx, runtime, docs, opts);
         const failed = results.filter((r) => r.status === 'failed' || r.status === 'dead_lettered');
         const notAttempted = results.filter((r) => r.status === 'pending').length;
-        if (notAttempted > 0) ctx.setExitCode(1);
-        if (failed.length > 0) ctx.setExitCode(1);
+        if (failed.length > 0 || notAttempted > 0) ctx.setExitCode(1);
         if (opts.json) {
           const batch = opts.batch !== undefined ? await runtime.batches.get(opts.batch) : undefined;
           ctx.print(JSON.stringify({ documents: results, ...(batch ? { batch: batchView(batch) } : {}) }));
@@ -208,6 +207,8 @@ async function ingestDirect(
   } finally {
     bar?.stop();
   }
+  // Only a stop leaves documents without a result.
+  const stop = unavailable;
   return docs.map(
     (d, i): DocumentSummary =>
       results[i] ?? {
@@ -216,10 +217,7 @@ async function ingestDirect(
         status: 'pending',
         chunkCount: 0,
         durationMs: 0,
-        error: {
-          code: unavailable?.code ?? 'internal',
-          message: `not attempted: ${unavailable?.message ?? 'the run stopped before this document'}`,
-        },
+        ...(stop ? { error: { code: stop.code, message: `not attempted: ${stop.message}` } } : {}),
       },
   );
 }
