@@ -1,6 +1,6 @@
 import neo4j, { type Driver, type ManagedTransaction } from 'neo4j-driver';
 import type { Chunk } from '../chunking';
-import { isGraphmillError, leaseLost } from '../errors';
+import { isGraphmillError, isLeaseLost, leaseLost, withDetails } from '../errors';
 import type { Neo4jAccess } from './access';
 import { classifyNeo4jError } from './errors';
 
@@ -102,6 +102,12 @@ export interface GraphWriter {
 export interface GraphWriterOptions {
   /** Rows per UNWIND batch; a document that fits in one batch is written in one transaction. */
   readonly batchSize: number;
+  /**
+   * Chunks removed per clean-up transaction (an old generation, what an interrupted run left, a deleted
+   * document's chunks). Default: `batchSize`. Together with `batchSize` it bounds every transaction the
+   * writer runs, whatever the document's size.
+   */
+  readonly deleteBatchSize?: number;
   readonly now?: () => number;
 }
 
@@ -118,10 +124,23 @@ const SCHEMA = [
 export const SCHEMA_INDEX_NAMES = ['graphmill_document_id', 'graphmill_chunk_id', 'graphmill_chunk_document'];
 const COUNT_SCHEMA_INDEXES = 'SHOW INDEXES YIELD name WHERE name IN $names RETURN count(*) AS n';
 
-/** Locks the Document node (creating it if new) and returns its committed generation. */
+/**
+ * The label a deleted Document takes while its chunks are removed in batches: readers matching
+ * `:Document` no longer see it, and it keeps the generation so that a document created again with the same
+ * id continues from there.
+ */
+export const TOMBSTONE = 'GraphmillDeletedDocument';
+
+/**
+ * Locks the Document node (creating it if new) and returns its committed generation. A document created
+ * again after a delete whose clean-up was interrupted continues the deleted one's generations, so its chunk
+ * ids never meet the leftovers'.
+ */
 const LOCK_DOCUMENT = `
+OPTIONAL MATCH (t:${TOMBSTONE} {id: $id})
+WITH max(t.generation) AS deletedGeneration
 MERGE (d:Document {id: $id})
-ON CREATE SET d.generation = 0
+ON CREATE SET d.generation = coalesce(deletedGeneration, 0)
 SET d.lockedAt = $now
 RETURN d.generation AS generation, d.writeToken AS writeToken`;
 
@@ -131,14 +150,20 @@ RETURN d.generation AS generation, d.writeToken AS writeToken`;
  * - `written`: this very write committed before (same write token): the driver retried a transaction whose
  *   COMMIT reply was lost, so nothing changes;
  * - `unchanged`: asked to skip unchanged content and the graph holds this content with these settings;
- * - otherwise delete every chunk it has (the visible generation and anything an interrupted run left), create
- *   the next generation with PART_OF, FIRST_CHUNK and NEXT_CHUNK, and update the document.
+ * - otherwise remove the chunks it has (the visible generation and anything an interrupted run left) up to
+ *   the new chunk count plus `$extraDeletes`, and any chunk holding an id the new generation needs; create
+ *   the next generation with PART_OF, FIRST_CHUNK and NEXT_CHUNK; update the document. An old version larger
+ *   than that bound (a big document replaced by a small one) is left behind the new generation, marked
+ *   `pendingCleanup`, for the clean-up that follows the commit: no statement's size grows with the old
+ *   version.
  * Chunk ids follow chunkId(). The statement is one transaction: all documents of a group or none.
  */
 const REPLACE_DOCUMENTS = `
 UNWIND $docs AS doc
+OPTIONAL MATCH (t:${TOMBSTONE} {id: doc.id})
+WITH doc, max(t.generation) AS deletedGeneration
 MERGE (d:Document {id: doc.id})
-ON CREATE SET d.generation = 0
+ON CREATE SET d.generation = coalesce(deletedGeneration, 0)
 SET d.lockedAt = $now
 WITH doc, d, CASE
   WHEN doc.props.writeToken IS NOT NULL AND d.writeToken = doc.props.writeToken THEN 'written'
@@ -149,9 +174,22 @@ CALL {
   WITH doc, d, outcome
   WITH doc, d WHERE outcome = 'write'
   WITH doc, d, d.generation + 1 AS gen
-  OPTIONAL MATCH (old:Chunk {documentId: doc.id})
-  DETACH DELETE old
+  OPTIONAL MATCH (d)-[oldFirst:FIRST_CHUNK]->()
+  DELETE oldFirst
   WITH DISTINCT doc, d, gen
+  CALL {
+    WITH doc
+    MATCH (old:Chunk {documentId: doc.id})
+    WITH doc, old LIMIT $deleteScan
+    WITH doc, collect(old) AS olds
+    FOREACH (o IN olds[0..size(doc.rows) + $extraDeletes] | DETACH DELETE o)
+  }
+  CALL {
+    WITH doc, gen
+    UNWIND doc.rows AS r
+    MATCH (taken:Chunk {id: doc.id + '#' + toString(gen) + '#' + toString(toInteger(r.index))})
+    DETACH DELETE taken
+  }
   UNWIND doc.rows AS r
   CREATE (c:Chunk {id: doc.id + '#' + toString(gen) + '#' + toString(toInteger(r.index)), documentId: doc.id,
                    index: toInteger(r.index), text: r.text, start: toInteger(r.start), end: toInteger(r.end),
@@ -161,17 +199,36 @@ CALL {
   FOREACH (i IN range(0, size(cs) - 2) |
     FOREACH (a IN [cs[i]] | FOREACH (b IN [cs[i + 1]] | CREATE (a)-[:NEXT_CHUNK]->(b))))
   FOREACH (f IN cs[0..1] | CREATE (d)-[:FIRST_CHUNK]->(f))
-  SET d += doc.props, d.generation = gen, d.chunkCount = size(cs)
+  SET d += doc.props, d.generation = gen, d.chunkCount = size(cs),
+      d.pendingCleanup = CASE WHEN EXISTS {
+        MATCH (rest:Chunk {documentId: doc.id}) WHERE rest.generation <> gen
+      } THEN true ELSE null END
 }
 REMOVE d.lockedAt
 RETURN doc.id AS id, CASE outcome WHEN 'write' THEN 'written' ELSE outcome END AS outcome,
-       d.generation AS generation, d.chunkCount AS chunkCount`;
+       d.generation AS generation, d.chunkCount AS chunkCount, d.pendingCleanup AS pendingCleanup`;
 
-/** Creates one batch of chunks, chained with NEXT_CHUNK, continuing the chain from `$previousId`. */
+/**
+ * Marks the start of a staged write: locks the Document (creating it if new, at its committed generation)
+ * and flags it `pendingCleanup`, so that chunks a crash leaves behind are found by the next run even when
+ * that run finds the content unchanged.
+ */
+const BEGIN_STAGING = `
+MATCH (d:Document {id: $id})
+SET d.pendingCleanup = true
+REMOVE d.lockedAt`;
+
+/**
+ * Creates one batch of chunks of the staged generation, linked to their Document with PART_OF and chained
+ * with NEXT_CHUNK, continuing the chain from `$previousId`. Nothing reaches them from the Document's
+ * FIRST_CHUNK, and their generation is not the Document's, until the switch.
+ */
 const CREATE_CHUNKS = `
+MATCH (d:Document {id: $documentId})
 UNWIND $rows AS r
 CREATE (c:Chunk {id: r.id, documentId: $documentId, index: toInteger(r.index), text: r.text,
                  start: toInteger(r.start), end: toInteger(r.end), generation: toInteger($generation)})
+CREATE (c)-[:PART_OF]->(d)
 WITH collect(c) AS cs
 FOREACH (i IN range(0, size(cs) - 2) |
   FOREACH (a IN [cs[i]] | FOREACH (b IN [cs[i + 1]] | CREATE (a)-[:NEXT_CHUNK]->(b))))
@@ -180,30 +237,76 @@ OPTIONAL MATCH (p:Chunk {id: $previousId})
 FOREACH (x IN CASE WHEN p IS NULL OR size(cs) = 0 THEN [] ELSE [p] END | FOREACH (f IN [cs[0]] | CREATE (x)-[:NEXT_CHUNK]->(f)))
 RETURN size(cs) AS created`;
 
-const DELETE_GENERATION = `
-MATCH (c:Chunk {documentId: $documentId}) WHERE c.generation = $generation
-DETACH DELETE c`;
+/** Chunks of one generation of a document (a read: its memory does not grow with the count). */
+const COUNT_GENERATION = `
+MATCH (c:Chunk {documentId: $id}) WHERE c.generation = $generation
+RETURN count(c) AS n`;
 
-const DELETE_ALL_BUT = `
-MATCH (c:Chunk {documentId: $documentId}) WHERE c.generation <> $keep
-WITH c LIMIT $limit
-DETACH DELETE c
-RETURN count(*) AS deleted`;
-
-/** Makes generation `$generation` the visible one: links its chunks, removes the old generation. */
-const FLIP = `
+/**
+ * The switch: makes generation `$generation` the visible one. Its size is constant: it moves FIRST_CHUNK
+ * and sets the Document's properties; the staged chunks already carry PART_OF, and the old generation is
+ * removed afterwards, in batches (`COLLECT_GARBAGE`).
+ */
+const SWITCH = `
 MATCH (d:Document {id: $id})
 OPTIONAL MATCH (d)-[fc:FIRST_CHUNK]->()
 DELETE fc
 WITH DISTINCT d
-OPTIONAL MATCH (c:Chunk {documentId: $id}) WHERE c.generation = $generation
-FOREACH (x IN CASE WHEN c IS NULL THEN [] ELSE [c] END | CREATE (x)-[:PART_OF]->(d))
-WITH d, count(c) AS linked
 OPTIONAL MATCH (f:Chunk {id: $firstId})
 FOREACH (x IN CASE WHEN f IS NULL THEN [] ELSE [f] END | CREATE (d)-[:FIRST_CHUNK]->(x))
-SET d += $props, d.generation = toInteger($generation), d.chunkCount = linked
-REMOVE d.lockedAt
-RETURN linked`;
+SET d += $props, d.generation = toInteger($generation), d.chunkCount = toInteger($chunkCount),
+    d.pendingCleanup = true
+REMOVE d.lockedAt`;
+
+/**
+ * One clean-up batch: up to `$limit` chunks of the document that are not of generation `$keep` (the old
+ * generation after a switch, what an interrupted run left). When fewer remain, the Document's
+ * `pendingCleanup` flag goes in the same transaction, and so does the tombstone of a deleted document
+ * with the same id (its chunks were all of other generations).
+ */
+const COLLECT_GARBAGE = `
+OPTIONAL MATCH (c:Chunk {documentId: $id}) WHERE c.generation <> $keep
+WITH c LIMIT $limit
+DETACH DELETE c
+WITH count(c) AS deleted
+OPTIONAL MATCH (d:Document {id: $id}) WHERE deleted < $limit AND d.generation = $keep
+REMOVE d.pendingCleanup
+WITH DISTINCT deleted
+OPTIONAL MATCH (t:${TOMBSTONE} {id: $id}) WHERE deleted < $limit
+DETACH DELETE t
+RETURN deleted`;
+
+/**
+ * Deletes a document at constant size: its FIRST_CHUNK goes and the node becomes a tombstone (no longer a
+ * `:Document`); its chunks are then removed in batches and the tombstone last.
+ */
+const TOMBSTONE_DOCUMENT = `
+MATCH (d:Document {id: $id})
+OPTIONAL MATCH (d)-[fc:FIRST_CHUNK]->()
+DELETE fc
+WITH DISTINCT d
+REMOVE d:Document
+SET d:${TOMBSTONE}
+RETURN count(d) AS n`;
+
+/** One batch of a deleted document's chunks (those at or below its last generation); the tombstone last. */
+const COLLECT_DELETED = `
+OPTIONAL MATCH (t:${TOMBSTONE} {id: $id})
+WITH max(t.generation) AS last
+OPTIONAL MATCH (c:Chunk {documentId: $id}) WHERE last IS NULL OR c.generation <= last
+WITH c LIMIT $limit
+DETACH DELETE c
+WITH count(c) AS deleted
+OPTIONAL MATCH (t:${TOMBSTONE} {id: $id}) WHERE deleted < $limit
+DETACH DELETE t
+RETURN deleted`;
+
+/**
+ * Old chunks a group statement removes per document beyond its new chunk count (at most one batch): an
+ * update of similar size is cleaned up inside its own transaction; a larger old version is left to the
+ * clean-up after it.
+ */
+const EXTRA_DELETES_PER_DOCUMENT = 64;
 
 interface Row {
   id: string;
@@ -217,20 +320,33 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
   const now = options.now ?? (() => Date.now());
   let schema: Promise<void> | undefined;
 
-  /** Runs a managed write; executeWrite already retries transient errors, so no retry wraps it. */
-  const inSession = <T>(mode: 'read' | 'write', work: (tx: ManagedTransaction) => Promise<T>): Promise<T> =>
-    access
+  /**
+   * Runs a managed write; executeWrite already retries transient errors, so no retry wraps it. A retryable
+   * failure after a transaction had begun carries `duringStatement`: the server failed (or went away) while
+   * running this work, which an outage that refuses the connection never reaches (see
+   * shared/pipeline/repeated-failure.ts).
+   */
+  const inSession = <T>(mode: 'read' | 'write', work: (tx: ManagedTransaction) => Promise<T>): Promise<T> => {
+    let began = false;
+    const tracked = (tx: ManagedTransaction): Promise<T> => {
+      began = true;
+      return work(tx);
+    };
+    return access
       .withDriver(async (driver: Driver) => {
         const session = driver.session(access.database ? { database: access.database } : {});
         try {
-          return await (mode === 'write' ? session.executeWrite(work) : session.executeRead(work));
+          return await (mode === 'write' ? session.executeWrite(tracked) : session.executeRead(tracked));
         } finally {
           await session.close();
         }
       })
       .catch((err: unknown) => {
-        throw classifyNeo4jError(err) ?? err;
+        const e = classifyNeo4jError(err);
+        if (!e) throw err;
+        throw began && e.retryable && !isLeaseLost(e) ? withDetails(e, { duringStatement: true }) : e;
       });
+  };
   const write = <T>(work: (tx: ManagedTransaction) => Promise<T>): Promise<T> => inSession('write', work);
   const read = <T>(work: (tx: ManagedTransaction) => Promise<T>): Promise<T> => inSession('read', work);
 
@@ -302,58 +418,48 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
     updatedAt: new Date(now()).toISOString(),
   });
 
-  const flip = async (
-    tx: ManagedTransaction,
-    meta: DocumentMeta,
-    previous: number,
-    generation: number,
-    expectedCount: number,
-  ): Promise<void> => {
-    if ((await lockDocument(tx, meta.id, previous, meta.writeToken)).alreadyWritten) return;
-    await tx.run(DELETE_GENERATION, { documentId: meta.id, generation: previous });
-    const res = await tx.run(FLIP, {
-      id: meta.id,
-      generation,
-      firstId: chunkId(meta.id, generation, 0),
-      props: docProps(meta),
-    });
-    const linked = Number(res.records[0]?.get('linked') ?? -1);
-    if (linked !== expectedCount) {
-      // Rolls the whole flip back: the previous version stays visible.
-      throw leaseLost(
-        `Document ${meta.id}: ${linked} chunks of generation ${generation} found, ${expectedCount} written`,
-        { details: { documentId: meta.id } },
-      );
-    }
-  };
+  const deleteLimit = neo4j.int(options.deleteBatchSize ?? options.batchSize);
+  const extraDeletes = Math.min(EXTRA_DELETES_PER_DOCUMENT, options.batchSize);
 
-  /** Removes chunks left by an interrupted run (any generation but the visible one), in bounded batches. */
-  const removeUnreferenced = async (documentId: string, keep: number): Promise<void> => {
-    const limit = Math.max(options.batchSize * 5, 1000);
+  /**
+   * Removes, in transactions of at most `deleteBatchSize` chunks, every chunk of the document that is not of
+   * generation `keep` (the generation before a switch, leftovers of an interrupted run), then clears the
+   * Document's `pendingCleanup` flag.
+   */
+  const collectGarbage = async (id: string, keep: number): Promise<void> => {
     for (;;) {
       const deleted = await write(async (tx) => {
-        const res = await tx.run(DELETE_ALL_BUT, { documentId, keep, limit: neo4j.int(limit) });
+        const res = await tx.run(COLLECT_GARBAGE, { id, keep, limit: deleteLimit });
         return Number(res.records[0]?.get('deleted') ?? 0);
       });
-      if (deleted < limit) return;
+      if (deleted < deleteLimit.toNumber()) return;
     }
   };
 
-  /** The Document's committed generation (0 when it has none) and, once one is written, its version. */
-  const readDocument = (id: string): Promise<{ generation: number; version: DocumentVersion | undefined }> =>
+  /**
+   * The Document's committed generation (0 when it has none; a deleted one's last generation while its
+   * tombstone remains), whether a clean-up is pending, and, once one is written, its version.
+   */
+  const readDocument = (
+    id: string,
+  ): Promise<{ generation: number; pendingCleanup: boolean; version: DocumentVersion | undefined }> =>
     read(async (tx) => {
       const res = await tx.run(
-        `MATCH (d:Document {id: $id})
-         RETURN d.generation AS generation, d.contentHash AS contentHash, d.chunkSize AS chunkSize,
-                d.chunkOverlap AS chunkOverlap, d.chunkCount AS chunkCount`,
+        `OPTIONAL MATCH (t:${TOMBSTONE} {id: $id})
+         WITH max(t.generation) AS deletedGeneration
+         OPTIONAL MATCH (d:Document {id: $id})
+         RETURN d IS NOT NULL AS exists, coalesce(d.generation, deletedGeneration, 0) AS generation,
+                d.contentHash AS contentHash, d.chunkSize AS chunkSize, d.chunkOverlap AS chunkOverlap,
+                d.chunkCount AS chunkCount, d.pendingCleanup AS pendingCleanup`,
         { id },
       );
       const r = res.records[0];
       const generation = Number(r?.get('generation') ?? 0);
       return {
         generation,
+        pendingCleanup: r?.get('pendingCleanup') === true,
         version:
-          r && generation > 0
+          r && r.get('exists') === true && generation > 0 && r.get('contentHash') !== null
             ? {
                 generation,
                 contentHash: String(r.get('contentHash')),
@@ -365,7 +471,38 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
       };
     });
 
-  const replaceDocuments = (docs: readonly DocumentWrite[]): Promise<DocumentWriteResult[]> => {
+  /**
+   * The constant-size switch to `generation`, whose `chunkCount` chunks were staged: under the document's
+   * lock, checks that no other run moved the document on and that every staged chunk is there (a read that
+   * holds nothing in memory), then moves FIRST_CHUNK and the properties.
+   */
+  const switchTo = async (
+    tx: ManagedTransaction,
+    meta: DocumentMeta,
+    previous: number,
+    generation: number,
+    chunkCount: number,
+  ): Promise<void> => {
+    if ((await lockDocument(tx, meta.id, previous, meta.writeToken)).alreadyWritten) return;
+    const staged = await tx.run(COUNT_GENERATION, { id: meta.id, generation });
+    const found = Number(staged.records[0]?.get('n') ?? -1);
+    if (found !== chunkCount) {
+      // Rolls the switch back: the previous version stays visible.
+      throw leaseLost(
+        `Document ${meta.id}: ${found} chunks of generation ${generation} found, ${chunkCount} written`,
+        { details: { documentId: meta.id } },
+      );
+    }
+    await tx.run(SWITCH, {
+      id: meta.id,
+      generation,
+      chunkCount,
+      firstId: chunkCount > 0 ? chunkId(meta.id, generation, 0) : null,
+      props: docProps(meta),
+    });
+  };
+
+  const replaceDocuments = async (docs: readonly DocumentWrite[]): Promise<DocumentWriteResult[]> => {
     const seen = new Set<string>();
     for (const d of docs) {
       if (d.chunks.length === 0 || d.chunks.length > options.batchSize) {
@@ -376,9 +513,11 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
       if (seen.has(d.meta.id)) throw new Error(`writeDocuments: document ${d.meta.id} is given twice`);
       seen.add(d.meta.id);
     }
-    if (docs.length === 0) return Promise.resolve([]);
+    if (docs.length === 0) return [];
     const params = {
       now: now(),
+      deleteScan: neo4j.int(options.batchSize + extraDeletes),
+      extraDeletes,
       docs: docs.map((d) => ({
         id: d.meta.id,
         skipIfUnchanged: d.skipIfUnchanged === true,
@@ -386,20 +525,29 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
         rows: d.chunks.map((c) => ({ index: c.index, text: c.text, start: c.start, end: c.end })),
       })),
     };
-    return write(async (tx) => {
+    const written = await write(async (tx) => {
       const res = await tx.run(REPLACE_DOCUMENTS, params);
       const byId = new Map(res.records.map((r) => [String(r.get('id')), r]));
       return docs.map((d) => {
         const r = byId.get(d.meta.id);
         if (!r) throw new Error(`writeDocuments: no result for document ${d.meta.id}`);
         return {
-          id: d.meta.id,
-          outcome: r.get('outcome') === 'unchanged' ? 'unchanged' : 'written',
-          generation: Number(r.get('generation')),
-          chunkCount: Number(r.get('chunkCount') ?? 0),
+          result: {
+            id: d.meta.id,
+            outcome: r.get('outcome') === 'unchanged' ? 'unchanged' : 'written',
+            generation: Number(r.get('generation')),
+            chunkCount: Number(r.get('chunkCount') ?? 0),
+          } satisfies DocumentWriteResult,
+          pendingCleanup: r.get('pendingCleanup') === true,
         };
       });
     });
+    // What the statement left behind (an old version larger than its bound, a crash's leftovers) goes now,
+    // in batches; until it has, it is a generation the Document does not point to.
+    for (const w of written) {
+      if (w.pendingCleanup) await collectGarbage(w.result.id, w.result.generation);
+    }
+    return written.map((w) => w.result);
   };
 
   return {
@@ -446,22 +594,21 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
       const held = await readDocument(meta.id);
       const previous = held.generation;
       if (skipIfUnchanged && held.version && isSameContent(held.version, meta)) {
+        // An earlier run switched to this content and stopped before its clean-up finished.
+        if (held.pendingCleanup) await collectGarbage(meta.id, previous);
         return { chunkCount: held.version.chunkCount, generation: previous, unchanged: true };
       }
       const generation = previous + 1;
 
-      if (batch.length === 0) {
-        // Empty document: a Document node with no chunks.
-        await write(async (tx) => {
-          if ((await lockDocument(tx, meta.id, previous, meta.writeToken)).alreadyWritten) return;
-          await tx.run('MATCH (c:Chunk {documentId: $documentId}) DETACH DELETE c', { documentId: meta.id });
-          await flip(tx, meta, previous, generation, 0);
-        });
-        return { chunkCount: 0, generation };
-      }
+      // What interrupted runs left goes first, so the staged generation's ids are free; then the Document
+      // is flagged, so that whatever this run leaves is found by the next one.
+      await collectGarbage(meta.id, previous);
+      await write(async (tx) => {
+        if ((await lockDocument(tx, meta.id, previous, meta.writeToken)).alreadyWritten) return;
+        await tx.run(BEGIN_STAGING, { id: meta.id });
+      });
 
-      // Large document: stage the new generation unattached, then flip in one transaction.
-      await removeUnreferenced(meta.id, previous);
+      // Stage the new generation in batches (empty document: none), then switch in one transaction.
       let written = 0;
       let previousId: string | null = null;
       while (batch.length > 0) {
@@ -481,21 +628,25 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
         batch = following;
         following = nextBatch();
       }
-      await write((tx) => flip(tx, meta, previous, generation, written));
+      await write((tx) => switchTo(tx, meta, previous, generation, written));
+      await collectGarbage(meta.id, generation);
       return { chunkCount: written, generation };
     },
 
     async deleteDocument(documentId) {
       await ensureSchema();
-      // Detaching the Document first makes the removal atomic for readers; the chunks left are unreferenced.
+      // The tombstone makes the removal atomic for readers at constant size; the chunks go in batches.
       const existed = await write(async (tx) => {
-        const res = await tx.run('MATCH (d:Document {id: $id}) DETACH DELETE d RETURN count(d) AS n', {
-          id: documentId,
-        });
+        const res = await tx.run(TOMBSTONE_DOCUMENT, { id: documentId });
         return Number(res.records[0]?.get('n') ?? 0) > 0;
       });
-      await removeUnreferenced(documentId, -1);
-      return existed;
+      for (;;) {
+        const deleted = await write(async (tx) => {
+          const res = await tx.run(COLLECT_DELETED, { id: documentId, limit: deleteLimit });
+          return Number(res.records[0]?.get('deleted') ?? 0);
+        });
+        if (deleted < deleteLimit.toNumber()) return existed;
+      }
     },
   };
 }

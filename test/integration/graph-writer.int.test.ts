@@ -305,7 +305,8 @@ it('a failure in the middle of a large write keeps the previous version whole an
   await expect(writer.writeDocument(meta(docId, v2), failingAfter(35))).rejects.toThrow('injected failure');
 
   const during = await inspectDocument(driver, docId);
-  expect(during.document).toEqual(before.document);
+  // The document is flagged so that the next run cleans up even if it finds the content unchanged.
+  expect(during.document).toEqual({ ...before.document, pendingCleanup: true });
   expect(during.chunks).toEqual(before.chunks);
   expect(graphProblems({ ...during, allChunkNodes: before.allChunkNodes }, v1, OPTS.chunkSize)).toEqual([]);
   expect(during.allChunkNodes).toBeGreaterThan(before.allChunkNodes); // the unreferenced staged batches
@@ -444,5 +445,162 @@ describe('writeDocuments (group commit)', () => {
     await expect(writer.writeDocuments([{ ...ok[0]!, chunks: many }])).rejects.toThrow(/1 to 10/);
     await expect(writer.writeDocuments([...ok, ...ok])).rejects.toThrow(/given twice/);
     expect((await inspectDocument(driver, docId)).document).toBeUndefined();
+  });
+});
+
+describe('every transaction is bounded by the batch sizes, whatever the document (large updates)', () => {
+  /**
+   * The graph changes (nodes and relationships created or deleted) of every write transaction the writer
+   * runs, summed per transaction from the server's own counters.
+   */
+  function countingWriter(batchSize: number): { writer: GraphWriter; transactions: number[] } {
+    const transactions: number[] = [];
+    const counting = (d: Driver): Driver =>
+      new Proxy(d, {
+        get(target, prop, receiver) {
+          if (prop !== 'session') return Reflect.get(target, prop, receiver) as unknown;
+          return (...args: Parameters<Driver['session']>) => {
+            const session = target.session(...args);
+            const executeWrite = session.executeWrite.bind(session);
+            session.executeWrite = (work, config) =>
+              executeWrite(async (tx) => {
+                let changes = 0;
+                const run: typeof tx.run = (query, params) => {
+                  const result = tx.run(query, params);
+                  void result.summary().then((s) => {
+                    const u = s.counters.updates();
+                    changes +=
+                      u.nodesCreated + u.nodesDeleted + u.relationshipsCreated + u.relationshipsDeleted;
+                  });
+                  return result;
+                };
+                const out = await work({ ...tx, run } as typeof tx);
+                transactions.push(changes);
+                return out;
+              }, config);
+            return session;
+          };
+        },
+      });
+    const counted: Neo4jAccess = {
+      ...access,
+      withDriver: (work) => access.withDriver((d) => work(counting(d))),
+    };
+    return { writer: makeNeo4jGraphWriter(counted, { batchSize }), transactions };
+  }
+
+  // A chunk costs at most 4 changes (the node, PART_OF, NEXT_CHUNK in and FIRST_CHUNK). With batches of 10,
+  // a transaction creates at most 10 chunks, and deletes at most 20 (a small document's statement removes
+  // up to its own count plus one batch of the old version); the documents below have 10 times as many.
+  const BOUND = 4 * 10 + 4 * 20;
+  const big = paragraph(300, 'big'); // ~100 chunks of 80 characters
+  const big2 = paragraph(300, 'bigger');
+
+  it('writes, rewrites, shrinks and deletes a 100-chunk document in transactions of about one batch', async () => {
+    const docId = id('bounded');
+    const { writer: w, transactions } = countingWriter(10);
+    const first = await w.writeDocument(meta(docId, big), iterateChunks(big, OPTS));
+    expect(first.chunkCount).toBeGreaterThan(80);
+    const second = await w.writeDocument(meta(docId, big2), iterateChunks(big2, OPTS));
+    expect(second.generation).toBe(2);
+    expect(graphProblems(await inspectDocument(driver, docId), big2, OPTS.chunkSize)).toEqual([]);
+
+    const small = paragraph(3, 'shrunk'); // one batch: the group statement, with a 300-chunk old version
+    const third = await w.writeDocument(meta(docId, small), chunkText(small, OPTS));
+    expect(third.generation).toBe(3);
+    expect(graphProblems(await inspectDocument(driver, docId), small, OPTS.chunkSize)).toEqual([]);
+    expect(await w.writeDocument(meta(docId, big), iterateChunks(big, OPTS))).toMatchObject({
+      generation: 4,
+    });
+
+    expect(await w.deleteDocument(docId)).toBe(true);
+    const gone = await inspectDocument(driver, docId);
+    expect(gone.document).toBeUndefined();
+    expect(gone.allChunkNodes).toBe(0);
+
+    expect(transactions.length).toBeGreaterThan(40);
+    expect(Math.max(...transactions)).toBeLessThanOrEqual(BOUND);
+  });
+
+  it('a run that stopped after its switch leaves the old generation flagged, and the next run removes it', async () => {
+    const docId = id('switched-then-stopped');
+    await writer.writeDocument(meta(docId, big), iterateChunks(big, OPTS));
+    // The switch commits, then the clean-up's first transaction is refused (Neo4j went away).
+    let cleanups = 0;
+    const failing: Neo4jAccess = {
+      ...access,
+      withDriver: (work) =>
+        access.withDriver((d) =>
+          work(
+            new Proxy(d, {
+              get(target, prop, receiver) {
+                if (prop !== 'session') return Reflect.get(target, prop, receiver) as unknown;
+                return (...args: Parameters<Driver['session']>) => {
+                  const session = target.session(...args);
+                  const executeWrite = session.executeWrite.bind(session);
+                  session.executeWrite = (work2, config) =>
+                    executeWrite((tx) => {
+                      const run: typeof tx.run = (query, params) => {
+                        if (
+                          typeof query === 'string' &&
+                          /DETACH DELETE c/.test(query) &&
+                          (params as { keep?: number })?.keep === 2
+                        ) {
+                          cleanups++;
+                          throw dependencyUnavailable('Neo4j went away (injected)');
+                        }
+                        return tx.run(query, params);
+                      };
+                      return work2({ ...tx, run } as typeof tx);
+                    }, config);
+                  return session;
+                };
+              },
+            }),
+          ),
+        ),
+    };
+    const stopping = makeNeo4jGraphWriter(failing, { batchSize: 10 });
+    await expect(stopping.writeDocument(meta(docId, big2), iterateChunks(big2, OPTS))).rejects.toThrow(
+      'injected',
+    );
+    expect(cleanups).toBe(1);
+    const left = await inspectDocument(driver, docId);
+    // Readers see the new version whole; the old generation's chunks are still there, and flagged.
+    expect(graphProblems({ ...left, allChunkNodes: left.partOf }, big2, OPTS.chunkSize)).toEqual([]);
+    expect(left.document?.['pendingCleanup']).toBe(true);
+    expect(left.allChunkNodes).toBeGreaterThan(left.partOf);
+
+    // The next run finds the content unchanged, and cleans up.
+    const again = await writer.writeDocument(meta(docId, big2), iterateChunks(big2, OPTS), undefined, {
+      skipIfUnchanged: true,
+    });
+    expect(again.unchanged).toBe(true);
+    const clean = await inspectDocument(driver, docId);
+    expect(graphProblems(clean, big2, OPTS.chunkSize)).toEqual([]);
+    expect(clean.document?.['pendingCleanup']).toBeUndefined();
+  });
+
+  it('a document deleted while its clean-up was interrupted comes back with new chunk ids', async () => {
+    const docId = id('deleted-then-back');
+    await writer.writeDocument(meta(docId, big), iterateChunks(big, OPTS));
+    // A delete that stopped after its first step: the tombstone and all the chunks are left.
+    await driver.executeQuery(
+      `MATCH (d:Document {id: $id}) OPTIONAL MATCH (d)-[f:FIRST_CHUNK]->() DELETE f
+       WITH DISTINCT d REMOVE d:Document SET d:GraphmillDeletedDocument`,
+      { id: docId },
+    );
+    expect((await inspectDocument(driver, docId)).document).toBeUndefined();
+
+    const small = paragraph(3, 'reborn');
+    const res = await writer.writeDocument(meta(docId, small), chunkText(small, OPTS));
+    expect(res.generation).toBe(2); // continues the deleted one's generations
+    const g = await inspectDocument(driver, docId);
+    expect(graphProblems(g, small, OPTS.chunkSize)).toEqual([]);
+    const tombstones = await driver.executeQuery(
+      'MATCH (t:GraphmillDeletedDocument {id: $id}) RETURN count(t) AS n',
+      { id: docId },
+    );
+    expect(tombstones.records[0]?.get('n')).toBe(0);
   });
 });

@@ -12,7 +12,11 @@ export interface ChunkRow {
 
 export interface DocumentGraph {
   document: Record<string, unknown> | undefined;
-  /** Chunks linked to the document with PART_OF, by index. */
+  /**
+   * The visible version's chunks: linked to the document with PART_OF and of its generation (a large
+   * document being rewritten also has the staged generation's chunks, and after its switch the previous
+   * generation's until the clean-up has removed them), by index.
+   */
   chunks: ChunkRow[];
   partOf: number;
   firstChunk: string[];
@@ -34,7 +38,7 @@ const INSPECT = `
 MATCH (d:Document {id: $id})
 OPTIONAL MATCH (d)-[:FIRST_CHUNK]->(f)
 WITH d, collect(f.id) AS first
-OPTIONAL MATCH (c:Chunk)-[:PART_OF]->(d)
+OPTIONAL MATCH (c:Chunk)-[:PART_OF]->(d) WHERE c.generation = d.generation
 OPTIONAL MATCH (c)-[:NEXT_CHUNK]->(n)
 WITH d, first, c, collect(n.id) AS nexts ORDER BY c.index
 RETURN properties(d) AS d, first,

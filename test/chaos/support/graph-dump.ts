@@ -1,6 +1,7 @@
 /**
  * The lexical graph of one id prefix, read back with Cypher, to compare a chaos run with a clean
- * reference run: documents, chunks linked with PART_OF, unreferenced chunks and duplicates.
+ * reference run: documents, the chunks of their visible generation, chunks of no visible generation and
+ * duplicates.
  */
 import type { Driver } from 'neo4j-driver';
 
@@ -29,7 +30,10 @@ export interface ChunkRow {
 export interface GraphDump {
   documents: DocumentRow[];
   chunks: ChunkRow[];
-  /** Chunk nodes of the prefix no PART_OF links to a Document. */
+  /**
+   * Chunk nodes of the prefix outside every visible version: linked to no Document, or not of its
+   * generation (staged by a run that did not switch, or an old generation not yet cleaned up).
+   */
   unreferencedChunks: number;
   /** Chunk ids present more than once (the uniqueness constraint should make this impossible). */
   duplicateChunkIds: string[];
@@ -50,13 +54,14 @@ export async function dumpGraph(driver: Driver, prefix: string): Promise<GraphDu
      ORDER BY id`,
   )) as unknown as DocumentRow[];
   const chunks = (await q(
-    `MATCH (c:Chunk)-[:PART_OF]->(d:Document) WHERE d.id STARTS WITH $p
+    `MATCH (c:Chunk)-[:PART_OF]->(d:Document) WHERE d.id STARTS WITH $p AND c.generation = d.generation
      RETURN d.id AS documentId, c.id AS id, c.documentId AS chunkDocumentId, c.index AS index,
             c.text AS text, c.start AS start, c.end AS end, c.generation AS generation
      ORDER BY id`,
   )) as unknown as ChunkRow[];
   const [unreferenced] = await q(
-    `MATCH (c:Chunk) WHERE c.documentId STARTS WITH $p AND NOT (c)-[:PART_OF]->(:Document)
+    `MATCH (c:Chunk) WHERE c.documentId STARTS WITH $p
+       AND NOT EXISTS { MATCH (c)-[:PART_OF]->(d:Document) WHERE d.generation = c.generation }
      RETURN count(c) AS n`,
   );
   const [nodes] = await q('MATCH (c:Chunk) WHERE c.documentId STARTS WITH $p RETURN count(c) AS n');
