@@ -58,6 +58,7 @@ const schema = z.object({
   CHUNK_SIZE: int(2, 1_000_000, 1000),
   CHUNK_OVERLAP: int(0, 999_999, 200),
   WRITE_BATCH_SIZE: int(1, 50_000, 1000),
+  MAX_SAME_WRITE_FAILURES: int(1, 100, 3),
   MAX_DOCUMENT_BYTES: int(1, 2_147_483_647, 128 * 1024 * 1024),
   MAX_REQUEST_BYTES: int(256, REQUEST_BYTES_CEILING, 64 * 1024),
   FUNCTION_TIMEOUT_SECONDS: int(1, 3600, 540),
@@ -112,6 +113,8 @@ export interface Config {
   readonly chunking: { readonly chunkSize: number; readonly chunkOverlap: number };
   readonly writeBatchSize: number;
   readonly maxDocumentBytes: number;
+  /** Consecutive attempts failing the same way mid-write before a document fails as `repeated_failure`. */
+  readonly maxSameWriteFailures: number;
   readonly maxRequestBytes: number;
   readonly leaseMs: number;
   readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
@@ -211,6 +214,7 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
     chunking: { chunkSize: v.CHUNK_SIZE, chunkOverlap: v.CHUNK_OVERLAP },
     writeBatchSize: v.WRITE_BATCH_SIZE,
     maxDocumentBytes: v.MAX_DOCUMENT_BYTES,
+    maxSameWriteFailures: v.MAX_SAME_WRITE_FAILURES,
     maxRequestBytes: v.MAX_REQUEST_BYTES,
     leaseMs: (v.FUNCTION_TIMEOUT_SECONDS + v.LEASE_MARGIN_SECONDS) * 1000,
     log: { level: v.LOG_LEVEL ?? 'info', format: v.LOG_FORMAT ?? (mode === 'gcp' ? 'json' : 'pretty') },

@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'dependency_unavailable',
   'dependency_timeout',
   'config_invalid',
+  'repeated_failure',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -79,6 +80,25 @@ export const sourceForbidden = make('source_forbidden', 422, false);
 export const dependencyUnavailable = make('dependency_unavailable', 503, true);
 export const dependencyTimeout = make('dependency_timeout', 503, true);
 export const configInvalid = make('config_invalid', 500, false);
+/**
+ * A document whose write failed the same way on consecutive attempts, each time while its statement was
+ * running: retrying it again would only repeat the failure (or take the server down again).
+ */
+export const repeatedFailure = make('repeated_failure', 422, false);
+
+/** The same error with more details (details are part of what is recorded and logged). */
+export const withDetails = (
+  err: GraphmillError,
+  details: Readonly<Record<string, unknown>>,
+): GraphmillError =>
+  new GraphmillError(err.message, {
+    code: err.code,
+    status: err.status,
+    retryable: err.retryable,
+    ...(err.cause !== undefined ? { cause: err.cause } : {}),
+    ...(err.retryAfterSeconds !== undefined ? { retryAfterSeconds: err.retryAfterSeconds } : {}),
+    details: { ...err.details, ...details },
+  });
 export const internalError = make('internal', 500, false);
 
 /** Wraps anything thrown into a GraphmillError; unknown errors are bugs (500, not retryable). */

@@ -10,6 +10,7 @@ import type { Logger } from '../logging';
 import { isSameContent, type DocumentMeta, type GraphWriter } from '../neo4j/graph-writer';
 import type { Clock } from '../resilience/time';
 import type { ClaimResult, DocumentRecord, Stage, StatusStore } from '../status/types';
+import { DEFAULT_MAX_SAME_WRITE_FAILURES, escalateRepeatedFailure } from './repeated-failure';
 
 export const ACTIONS = ['process_document', 'reprocess_document', 'delete_document'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -17,6 +18,8 @@ export type Action = (typeof ACTIONS)[number];
 export interface PipelineSettings extends ChunkOptions {
   readonly leaseMs: number;
   readonly maxDocumentBytes: number;
+  /** See escalateRepeatedFailure; default DEFAULT_MAX_SAME_WRITE_FAILURES. */
+  readonly maxSameWriteFailures?: number;
 }
 
 export interface PipelineDeps {
@@ -231,7 +234,12 @@ export async function processClaimed(
     log.info('document completed', { durationMs, chunkCount });
     return { status: 'completed', documentId: record.id, chunkCount, durationMs, contentHash: hash };
   } catch (err) {
-    const e = toGraphmillError(err);
+    const e = escalateRepeatedFailure(
+      record,
+      stage,
+      toGraphmillError(err),
+      deps.settings.maxSameWriteFailures ?? DEFAULT_MAX_SAME_WRITE_FAILURES,
+    );
     await recordFailure(deps, record, runId, stage, e, log, failureStatus(request, e));
     throw e;
   }
@@ -265,10 +273,17 @@ export async function recordFailure(
   log.error('document failed', { stage, code: e.code, retryable: e.retryable, error: e.message });
   if (e.code === 'lease_lost') return; // The new lease owner records the outcome.
   try {
+    const repeats = e.details?.['repeats'];
     await deps.status.fail(
       record.id,
       runId,
-      { stage, code: e.code, message: e.message, retryable: e.retryable },
+      {
+        stage,
+        code: e.code,
+        message: e.message,
+        retryable: e.retryable,
+        ...(typeof repeats === 'number' ? { repeats } : {}),
+      },
       deps.clock(),
       status,
     );

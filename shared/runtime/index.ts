@@ -302,7 +302,12 @@ export function buildRuntime(config: Config, logger: Logger, overrides: RuntimeO
     graph,
     clock,
     logger,
-    settings: { ...config.chunking, leaseMs: config.leaseMs, maxDocumentBytes: config.maxDocumentBytes },
+    settings: {
+      ...config.chunking,
+      leaseMs: config.leaseMs,
+      maxDocumentBytes: config.maxDocumentBytes,
+      maxSameWriteFailures: config.maxSameWriteFailures,
+    },
   };
 
   // --- events --------------------------------------------------------------------------------------------

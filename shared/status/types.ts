@@ -11,6 +11,11 @@ export interface DocumentError {
   readonly code: string;
   readonly message: string;
   readonly retryable: boolean;
+  /**
+   * Consecutive attempts that failed this same way while a write statement was running (set only for such
+   * failures): at `MAX_SAME_WRITE_FAILURES` the document fails permanently as `repeated_failure`.
+   */
+  readonly repeats?: number;
 }
 
 export interface DocumentRecord {
