@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { DOCUMENT_ID_PATTERN } from '../../shared/documents/types';
 import type { Batch } from '../../shared/batches/types';
 import { badRequest, type GraphmillError } from '../../shared/errors';
-import { isNeo4jUnavailable } from '../../shared/neo4j/errors';
+import { isNeo4jOutage } from '../../shared/neo4j/errors';
 import { runAndRecordGroup, submitBatch } from '../../shared/pipeline/orchestration';
 import type { Runtime } from '../../shared/runtime';
 import type { DocumentRecord } from '../../shared/status';
@@ -197,7 +197,7 @@ async function ingestDirect(
               durationMs: 0,
               error: { code: o.error.code, message: o.error.message },
             };
-        if (!o.ok && isNeo4jUnavailable(o.error)) unavailable ??= o.error;
+        if (!o.ok && isNeo4jOutage(o.error)) unavailable ??= o.error;
       });
       bar?.increment(group.length, { doc: group.at(-1)?.id ?? '' });
     }

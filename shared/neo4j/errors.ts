@@ -35,6 +35,13 @@ export const isNeo4jUnavailable = (err: unknown): err is GraphmillError =>
   isGraphmillError(err) && err.code === 'dependency_unavailable' && err.details?.['dependency'] === 'neo4j';
 
 /**
+ * Neo4j is down for everyone: unavailable before any statement ran. One that failed while a document's own
+ * statement was running (`duringStatement`) may be that document's doing, so it does not stop a run.
+ */
+export const isNeo4jOutage = (err: unknown): err is GraphmillError =>
+  isNeo4jUnavailable(err) && err.details?.['duringStatement'] !== true;
+
+/**
  * Maps driver errors onto GraphmillError. Connectivity (ServiceUnavailable, SessionExpired) and the
  * driver's own retryable errors become 503 `dependency_unavailable`; anything else from Neo4j is a
  * bug in graphmill's Cypher or data and stays a non-retryable 500.

@@ -12,7 +12,7 @@
 import { iterateChunks, type Chunk } from '../chunking';
 import { decodeCheckedText } from '../documents';
 import { toGraphmillError, type GraphmillError } from '../errors';
-import { isNeo4jUnavailable } from '../neo4j/errors';
+import { isNeo4jOutage } from '../neo4j/errors';
 import type { DocumentWrite, DocumentWriteResult } from '../neo4j/graph-writer';
 import { claimAll, completeAll } from '../status/batch';
 import type { DocumentRecord, Stage } from '../status/types';
@@ -31,6 +31,7 @@ import {
   type PipelineDeps,
   type RunContext,
 } from './process-document';
+import { DEFAULT_MAX_SAME_WRITE_FAILURES, escalateRepeatedFailure } from './repeated-failure';
 
 export interface GroupOptions {
   /** Chunks of small documents written per Neo4j transaction. */
@@ -212,7 +213,14 @@ async function writeGroup(
   const { clock } = deps;
   const written: { p: Prepared; w: DocumentWriteResult }[] = [];
   const fail = async (p: Prepared, err: unknown): Promise<void> => {
-    const e = toGraphmillError(err);
+    // Counted as a repeat only when it failed during this document's own statement (a group that failed
+    // that way is split first, below, so the culprit is known).
+    const e = escalateRepeatedFailure(
+      p.record,
+      'writing',
+      toGraphmillError(err),
+      deps.settings.maxSameWriteFailures ?? DEFAULT_MAX_SAME_WRITE_FAILURES,
+    );
     await recordFailure(deps, p.record, p.run.runId, 'writing', e, p.run.log, failureStatus(p.request, e));
     results[p.index] = { ok: false, error: e };
   };
@@ -226,8 +234,12 @@ async function writeGroup(
     out.forEach((w, i) => written.push({ p: group[i] as Prepared, w }));
   } catch (err) {
     const e = toGraphmillError(err);
-    if (isNeo4jUnavailable(e)) state.unavailable = e;
-    if (group.length === 1 || e.retryable) {
+    // A retryable failure while the group's statement ran may be one document's doing (it takes the server's
+    // memory or the connection down every time): split like a permanent failure, so that only the culprit
+    // fails and its repeats are counted. One that never reached a statement is an outage: fail them all.
+    const duringStatement = e.details?.['duringStatement'] === true;
+    if (isNeo4jOutage(e)) state.unavailable = e;
+    if (group.length === 1 || (e.retryable && !duringStatement)) {
       for (const p of group) await fail(p, e);
       return;
     }
@@ -237,11 +249,17 @@ async function writeGroup(
       error: e.message,
     });
     for (const p of group) {
+      if (state.unavailable) {
+        await fail(p, state.unavailable);
+        continue;
+      }
       try {
         const [w] = await deps.graph.writeDocuments([toWrite(p)]);
         if (w) written.push({ p, w });
       } catch (single) {
-        await fail(p, single);
+        const s = toGraphmillError(single);
+        if (isNeo4jOutage(s)) state.unavailable = s;
+        await fail(p, s);
       }
     }
   }

@@ -19,10 +19,13 @@ export function escalateRepeatedFailure(
 ): GraphmillError {
   if (!e.retryable || e.details?.['duringStatement'] !== true) return e;
   const previous = record.error;
-  const repeats =
-    previous?.repeats !== undefined && previous.code === e.code && previous.stage === stage
-      ? previous.repeats + 1
-      : 1;
+  // A document already failed as repeated_failure and tried again by hand fails again at the first repeat:
+  // a replay of a poison document costs one more failure, not another `limit` of them.
+  const same =
+    previous?.repeats !== undefined &&
+    previous.stage === stage &&
+    (previous.code === e.code || previous.code === 'repeated_failure');
+  const repeats = same ? previous.repeats + 1 : 1;
   if (repeats < limit) return withDetails(e, { repeats });
   return repeatedFailure(
     `Writing document ${record.id} failed the same way on ${repeats} attempts in a row, each time while ` +

@@ -53,6 +53,8 @@ export interface FaultCounters {
   /** Bolt COMMITs seen, and those whose reply was swallowed (committed, never acknowledged). */
   commits: number;
   commitAcksLost: number;
+  /** Connections cut because their client sent the `cutOnQueryContaining` marker. */
+  cutOnQuery: number;
   /** Connections held by a stall (accepted, never forwarded). */
   stalled: number;
   /** Upstream connects that failed (the server was down). */
@@ -75,6 +77,12 @@ export interface FaultProxy {
    * only a COMMIT on a connection that has sent a query containing that text since it was armed counts.
    */
   armCommitAckLoss(options?: { readonly afterQueryContaining?: string }): void;
+  /**
+   * While set, a connection whose client sends the marker (a query or its parameters containing that text)
+   * is cut before those bytes reach the server: the statement is in flight when the connection drops, as
+   * when an oversized statement takes the server or the connection down. `undefined` turns it off.
+   */
+  cutOnQueryContaining(marker: string | undefined): void;
   /** While on, new connections are accepted and held silently; turning it off destroys the held ones. */
   stall(on: boolean): void;
   /** Turns the random faults (drops, spikes, timed cuts) on or off; explicit `cut` and `arm` always work. */
@@ -129,6 +137,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     spikeMs: 0,
     commits: 0,
     commitAcksLost: 0,
+    cutOnQuery: 0,
     stalled: 0,
     upstreamErrors: 0,
     refusedOverLimit: 0,
@@ -141,6 +150,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   let spikeUntil = 0;
   /** One-shot lost acknowledgement, armed by armCommitAckLoss. */
   let armed: { marker: Buffer | undefined } | undefined;
+  let cutMarker: Buffer | undefined;
   let stalling = false;
   const held = new Set<Socket>();
 
@@ -176,6 +186,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     src.on('data', (chunk: Buffer) => {
       if (toUpstream && armed?.marker !== undefined && !pair.sawArmedQuery) {
         pair.sawArmedQuery = Buffer.concat([pair.tail, chunk]).includes(armed.marker);
+      }
+      if (toUpstream && cutMarker !== undefined && Buffer.concat([pair.tail, chunk]).includes(cutMarker)) {
+        counters.cutOnQuery++;
+        cutPair(pair);
+        return;
       }
       if (toUpstream) pair.tail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - 256)));
       if (toUpstream && chunk.includes(BOLT_COMMIT)) {
@@ -325,6 +340,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       const text = options.afterQueryContaining;
       armed = { marker: text === undefined ? undefined : Buffer.from(text, 'utf8') };
       for (const pair of pairs) pair.sawArmedQuery = false;
+    },
+    cutOnQueryContaining(marker) {
+      cutMarker = marker === undefined ? undefined : Buffer.from(marker, 'utf8');
     },
     stall(on) {
       stalling = on;
