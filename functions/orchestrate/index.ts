@@ -3,14 +3,12 @@
  * Registration only; configuration, adapters and the Neo4j driver are built on the first request.
  */
 import * as functions from '@google-cloud/functions-framework';
-import { installBodyErrorProblems } from '../../shared/http/body-errors';
 import { lazyHttp } from '../../shared/runtime/lazy';
 
 const orchestrate = lazyHttp('orchestrate', () =>
   (require('./wiring') as typeof import('./wiring')).loadOrchestrate(process.env),
 );
 
-installBodyErrorProblems();
 functions.http('orchestrate', orchestrate.handler);
 
 /** For the CLI's `serve` and tests: closes the driver and the state database. */

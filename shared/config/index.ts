@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { configInvalid } from '../errors';
-import { REQUEST_BYTES_CEILING } from '../http/limits';
+import { REQUEST_BYTES_CEILING, REQUEST_BYTES_DEFAULT } from '../http/limits';
 
 const int = (min: number, max: number, dflt: number) =>
   z
@@ -60,7 +60,7 @@ const schema = z.object({
   WRITE_BATCH_SIZE: int(1, 50_000, 1000),
   MAX_SAME_WRITE_FAILURES: int(1, 100, 3),
   MAX_DOCUMENT_BYTES: int(1, 2_147_483_647, 128 * 1024 * 1024),
-  MAX_REQUEST_BYTES: int(256, REQUEST_BYTES_CEILING, 64 * 1024),
+  MAX_REQUEST_BYTES: int(256, REQUEST_BYTES_CEILING, REQUEST_BYTES_DEFAULT),
   FUNCTION_TIMEOUT_SECONDS: int(1, 3600, 540),
   LEASE_MARGIN_SECONDS: int(0, 3600, 60),
   NEO4J_PASSWORD_SECRET: optionalString,

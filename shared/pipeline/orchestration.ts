@@ -13,6 +13,7 @@ import { writeDeadLetter, type DeadLetterDeps } from '../dlq/replay';
 import type { DeadLetterSchedule } from '../dlq/policy';
 import type { DeadLetterOperation, DeadLetterStore } from '../dlq/types';
 import { badRequest, notFound, toGraphmillError, type GraphmillError } from '../errors';
+import { boundedList, describeList } from '../errors/problem';
 import {
   IDEMPOTENCY_KEY_ATTRIBUTE,
   decodeIngestRequest,
@@ -604,12 +605,10 @@ export async function submitBatch(deps: OrchestrationDeps, request: SubmitBatchR
   const missing: string[] = [];
   for (const id of units) if (!(await deps.pipeline.status.get(id))) missing.push(id);
   if (missing.length > 0) {
-    throw notFound(
-      `Documents not registered: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', ...' : ''}`,
-      {
-        details: { missing: missing.slice(0, 100) },
-      },
-    );
+    const listed = boundedList(missing);
+    throw notFound(`Documents not registered: ${describeList(listed, ', ')}`, {
+      details: { missing: listed.listed, missingCount: missing.length },
+    });
   }
   const now = deps.clock();
   const correlationId = request.correlationId ?? request.batchId;

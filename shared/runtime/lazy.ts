@@ -3,6 +3,7 @@
  * request: importing an entrypoint opens no connection and loads only the framework (cold start).
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
+import { installBodyErrorProblems } from '../http/body-errors';
 import { sendProblem } from '../http/problem';
 import { requestIdFrom } from '../http/request';
 import { toGraphmillError } from '../errors';
@@ -18,7 +19,9 @@ export interface LazyHttpFunction {
   close(): Promise<void>;
 }
 
+/** Also installs the body limits and problem+json body errors, so that every HTTP function has them. */
 export function lazyHttp(functionName: string, load: () => Promise<LoadedHttpFunction>): LazyHttpFunction {
+  installBodyErrorProblems();
   let loaded: Promise<LoadedHttpFunction> | undefined;
   const get = (): Promise<LoadedHttpFunction> => {
     loaded ??= load().catch((err: unknown) => {

@@ -29,7 +29,14 @@ import type { LoadedHttpFunction } from '../../shared/runtime/lazy';
 import type { DocumentRecord } from '../../shared/status/types';
 import { loadOrchestrate } from '../../functions/orchestrate/wiring';
 import { OutputCapture, scanForSecrets, leakFigures } from './support/capture';
-import { fileSources, startEgress, SSRF_SOURCES, type Egress, type HostileSource } from './support/hostile';
+import {
+  fileSources,
+  sendStreamedBody,
+  startEgress,
+  SSRF_SOURCES,
+  type Egress,
+  type HostileSource,
+} from './support/hostile';
 import { adminDriver, sharedNeo4j } from './support/neo4j-servers';
 import { localEnv } from './support/pipeline';
 import { recordFigures } from './support/results';
@@ -563,6 +570,52 @@ it(`${scale.fuzzedRequests} generated malformed and hostile requests: no 5xx, no
   // Refused on its Content-Encoding before anything is read or inflated.
   if (bomb.status !== 415) findings.push(`gzip bomb: HTTP ${bomb.status}, expected 415 before inflating`);
 
+  // 2b. 300 MB chunked (no Content-Length), as fast as loopback takes it, as each content type the
+  //     framework's parsers accept: refused once past MAX_REQUEST_BYTES, with the memory it cost.
+  const chunkedUploads: Record<string, unknown>[] = [];
+  for (const contentType of ['application/json', 'text/plain', 'application/octet-stream']) {
+    const rssStart = process.memoryUsage().rss;
+    const upload = await sendStreamedBody({
+      port,
+      headers: { 'content-type': contentType },
+      totalBytes: 300 * 1024 * 1024,
+    });
+    const rssGrowthMb = Math.round((process.memoryUsage().rss - rssStart) / 1_048_576);
+    chunkedUploads.push({
+      contentType,
+      http: upload.status,
+      sentAtAnswerBytes: upload.sentAtAnswer,
+      ms: upload.ms,
+      rssGrowthMb,
+    });
+    if (upload.status !== 413 || !upload.contentType.startsWith('application/problem+json'))
+      findings.push(`300 MB chunked ${contentType}: HTTP ${upload.status} ${upload.contentType}`);
+    if (upload.sentAtAnswer > 64 * 1024 * 1024 || rssGrowthMb > 100)
+      findings.push(
+        `300 MB chunked ${contentType}: answered after ${upload.sentAtAnswer} bytes sent, RSS +${rssGrowthMb} MB`,
+      );
+  }
+
+  // 2c. Amplification: 10,000 invalid ids in a 40 KB body; the answer and the log line stay small.
+  const logBefore = capture.text().length;
+  const manyInvalid = await send(
+    json({ action: 'submit_batch', batch_id: `${PREFIX}-b`, document_ids: Array(10_000).fill('!') }),
+  );
+  const logLines = capture.text().slice(logBefore).split('\n');
+  const amplification = {
+    requestBytes: JSON.stringify({ action: 'submit_batch', document_ids: Array(10_000).fill('!') }).length,
+    http: manyInvalid.status,
+    answerBytes: Buffer.byteLength(manyInvalid.body),
+    longestLogLineBytes: Math.max(0, ...logLines.map((l) => Buffer.byteLength(l))),
+  };
+  if (
+    manyInvalid.status !== 400 ||
+    amplification.answerBytes > 8192 ||
+    amplification.longestLogLineBytes > 8192
+  ) {
+    findings.push(`10,000 invalid ids: ${JSON.stringify(amplification)}`);
+  }
+
   // 3. The generated requests. The status store must not change under them.
   const before = snapshot(await status.list());
   const counts: Record<string, number> = {};
@@ -668,6 +721,8 @@ it(`${scale.fuzzedRequests} generated malformed and hostile requests: no 5xx, no
     p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
     crashes: crashes.length,
     gzipBomb: bombFigures,
+    chunkedUploads,
+    amplification,
     distinctIdsSent: sentIds.size,
     nodesForIds,
     statusRecordsChanged: statusChanged.length,

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import neo4j from 'neo4j-driver';
+import { sendStreamedBody, type StreamedAnswer } from '../chaos/support/hostile';
 import { runCli } from '../support/cli';
 import { inspectDocument } from '../support/graph-inspect';
 import { neo4jConnection } from '../support/neo4j';
@@ -28,6 +29,7 @@ it('serves orchestrate over HTTP on the CLI state directory', async () => {
     disableLosslessIntegers: true,
   });
   const answers: { status: number; type: string | null; body: Record<string, unknown> }[] = [];
+  let chunked: (StreamedAnswer & { rssBeforeMb: number; rssAfterMb: number }) | undefined;
   try {
     const res = await runCli(['serve', '--port', '0', '--state-dir', stateDir, '--file-root', dir], {
       cwd: dir,
@@ -53,6 +55,18 @@ it('serves orchestrate over HTTP on the CLI state directory', async () => {
           body: '{"document_id":',
         });
         await call(json({ document_id: 'not-registered' }));
+        // 300 MB chunked, as fast as loopback takes it: refused once past MAX_REQUEST_BYTES, not once read.
+        const rssBefore = process.memoryUsage().rss;
+        const streamed = await sendStreamedBody({
+          port,
+          headers: { 'content-type': 'application/json' },
+          totalBytes: 300 * 1024 * 1024,
+        });
+        chunked = {
+          ...streamed,
+          rssBeforeMb: Math.round(rssBefore / 1_048_576),
+          rssAfterMb: Math.round(process.memoryUsage().rss / 1_048_576),
+        };
         await call(json({ document_id: name, action: 'delete_document' }));
       },
     });
@@ -68,6 +82,9 @@ it('serves orchestrate over HTTP on the CLI state directory', async () => {
     expect(answers[2]?.type).toMatch(/application\/problem\+json/);
     expect(answers[3]?.type).toMatch(/application\/problem\+json/);
     expect(answers[4]?.body).toMatchObject({ status: 'deleted' });
+    expect(chunked).toMatchObject({ status: 413, contentType: expect.stringMatching(/problem\+json/) });
+    expect(chunked?.sentAtAnswer).toBeLessThan(64 * 1024 * 1024);
+    expect((chunked?.rssAfterMb ?? 0) - (chunked?.rssBeforeMb ?? 0)).toBeLessThan(100);
     const g = await inspectDocument(driver, name);
     expect(g.document).toBeUndefined();
     expect(g.allChunkNodes).toBe(0);

@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect as netConnect, isIP } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -224,4 +224,107 @@ export function fileSources(root: string, outside: string, maxDocumentBytes: num
     sources.push({ name: 'fifo', source: `${base}/fifo` });
   }
   return sources;
+}
+
+export interface StreamedAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly connection: string;
+  readonly body: string;
+  /** Body bytes the client had written when the answer's head arrived. */
+  readonly sentAtAnswer: number;
+  /** Body bytes written in all (the client stops writing once answered). */
+  readonly sent: number;
+  readonly ms: number;
+}
+
+export interface StreamedUpload {
+  readonly port: number;
+  readonly path?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Bytes to send if the server lets it; without a Content-Length header the body is chunked. */
+  readonly totalBytes: number;
+  readonly chunkBytes?: number;
+  /** A pause between chunks: a slow-drip body. */
+  readonly dripMs?: number;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Streams a large body to a loopback server as fast as the socket takes it (or drip by drip) and stops
+ * writing as soon as the answer's head arrives, recording how much had been sent by then.
+ */
+export function sendStreamedBody(upload: StreamedUpload): Promise<StreamedAnswer> {
+  const chunkBytes = upload.chunkBytes ?? 64 * 1024;
+  const chunk = Buffer.alloc(chunkBytes, 0x61);
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    let failed = false;
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port: upload.port,
+      method: 'POST',
+      path: upload.path ?? '/',
+      headers: { ...upload.headers },
+      agent: false,
+    });
+    const timer = setTimeout(
+      () => req.destroy(new Error(`no answer within ${upload.timeoutMs ?? 60_000} ms`)),
+      upload.timeoutMs ?? 60_000,
+    );
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      failed = true;
+      // Once answered, a reset or broken pipe is the server closing the connection on the rest.
+      if (!answered) {
+        clearTimeout(timer);
+        reject(err);
+      }
+    });
+    req.on('response', (res) => {
+      answered = true;
+      const sentAtAnswer = sent;
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('error', () => undefined);
+      res.on('close', () => {
+        clearTimeout(timer);
+        resolve({
+          status: res.statusCode ?? 0,
+          contentType: String(res.headers['content-type'] ?? ''),
+          connection: String(res.headers['connection'] ?? ''),
+          body: Buffer.concat(parts).toString('utf8'),
+          sentAtAnswer,
+          sent,
+          ms: Date.now() - t0,
+        });
+        req.destroy();
+      });
+    });
+    const pump = async (): Promise<void> => {
+      while (sent < upload.totalBytes && !answered && !failed) {
+        const piece =
+          upload.totalBytes - sent < chunkBytes ? chunk.subarray(0, upload.totalBytes - sent) : chunk;
+        const ok = req.write(piece);
+        sent += piece.length;
+        if (!ok) {
+          await new Promise<void>((next) => {
+            const go = () => {
+              req.off('drain', go);
+              req.off('response', go);
+              req.off('close', go);
+              next();
+            };
+            req.on('drain', go);
+            req.on('response', go);
+            req.on('close', go);
+          });
+        }
+        if (upload.dripMs !== undefined) await new Promise((next) => setTimeout(next, upload.dripMs));
+      }
+      if (!answered && !failed) req.end();
+    };
+    void pump();
+  });
 }

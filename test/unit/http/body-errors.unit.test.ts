@@ -4,6 +4,7 @@ import {
   isRequestError,
   requestBodyRefusal,
 } from '../../../shared/http/body-errors';
+import { REQUEST_BYTES_CEILING, requestBytesLimit } from '../../../shared/http/limits';
 
 describe('bodyErrorToGraphmillError', () => {
   it.each([
@@ -27,12 +28,26 @@ describe('bodyErrorToGraphmillError', () => {
 });
 
 describe('requestBodyRefusal', () => {
-  it('refuses any content encoding but identity, and a declared length above the ceiling', () => {
+  it('refuses any content encoding but identity, and a declared length above the limit', () => {
+    expect(requestBodyRefusal({ 'content-length': '5000' }, 4096)?.code).toBe('content_too_large');
+    expect(requestBodyRefusal({ 'content-length': '4096' }, 4096)).toBeUndefined();
     expect(requestBodyRefusal({ 'content-encoding': 'GZip ' })?.code).toBe('unsupported_media_type');
     expect(requestBodyRefusal({ 'content-length': String(10 * 1024 * 1024 + 1) })?.code).toBe(
       'content_too_large',
     );
     expect(requestBodyRefusal({ 'content-encoding': 'identity', 'content-length': '10' })).toBeUndefined();
     expect(requestBodyRefusal({})).toBeUndefined();
+  });
+});
+
+describe('requestBytesLimit', () => {
+  it('reads MAX_REQUEST_BYTES with the configuration default; a value the configuration refuses leaves the ceiling', () => {
+    expect(requestBytesLimit({})).toBe(64 * 1024);
+    expect(requestBytesLimit({ MAX_REQUEST_BYTES: ' ' })).toBe(64 * 1024);
+    expect(requestBytesLimit({ MAX_REQUEST_BYTES: '4096' })).toBe(4096);
+    expect(requestBytesLimit({ MAX_REQUEST_BYTES: 'lots' })).toBe(REQUEST_BYTES_CEILING);
+    expect(requestBytesLimit({ MAX_REQUEST_BYTES: String(REQUEST_BYTES_CEILING + 1) })).toBe(
+      REQUEST_BYTES_CEILING,
+    );
   });
 });
