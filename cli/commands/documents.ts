@@ -3,7 +3,7 @@ import type { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { DOCUMENT_ID_PATTERN } from '../../shared/documents/types';
 import type { Batch } from '../../shared/batches/types';
-import { badRequest, type GraphmillError } from '../../shared/errors';
+import { badRequest, isStateStoreFull, type GraphmillError } from '../../shared/errors';
 import { isNeo4jOutage } from '../../shared/neo4j/errors';
 import { runAndRecordGroup, submitBatch } from '../../shared/pipeline/orchestration';
 import type { Runtime } from '../../shared/runtime';
@@ -166,11 +166,12 @@ async function ingestDirect(
   const results = new Array<DocumentSummary | undefined>(docs.length);
   let next = 0;
   // A group that found Neo4j unavailable has waited through a whole connect sequence (the connect policy's
-  // bounded retries); every later group would wait through one of its own. So no group starts after that:
-  // the documents left stay registered and pending (never claimed), and the next run takes them up.
-  let unavailable: GraphmillError | undefined;
+  // bounded retries); every later group would wait through one of its own. A full state store fails every
+  // later group too. So no group starts after either: the documents left stay registered and pending (never
+  // claimed), and the next run takes them up.
+  let stop: GraphmillError | undefined;
   const worker = async (): Promise<void> => {
-    while (next < docs.length && !unavailable) {
+    while (next < docs.length && !stop) {
       const from = next;
       next = Math.min(docs.length, next + opts.groupSize);
       const group = docs.slice(from, next);
@@ -181,6 +182,8 @@ async function ingestDirect(
       );
       outcomes.forEach((o, k) => {
         const d = group[k] as { id: string; source: string };
+        // A full state store released the document (pending): it was not the document's fault.
+        const released = !o.ok && isStateStoreFull(o.error);
         results[from + k] = o.ok
           ? {
               documentId: d.id,
@@ -192,12 +195,12 @@ async function ingestDirect(
           : {
               documentId: d.id,
               source: d.source,
-              status: 'failed',
+              status: released ? 'pending' : 'failed',
               chunkCount: 0,
               durationMs: 0,
               error: { code: o.error.code, message: o.error.message },
             };
-        if (!o.ok && isNeo4jOutage(o.error)) unavailable ??= o.error;
+        if (!o.ok && (isNeo4jOutage(o.error) || released)) stop ??= o.error;
       });
       bar?.increment(group.length, { doc: group.at(-1)?.id ?? '' });
     }
@@ -208,7 +211,7 @@ async function ingestDirect(
     bar?.stop();
   }
   // Only a stop leaves documents without a result.
-  const stop = unavailable;
+  if (stop) ctx.io.stderr.write(`graphmill: ingest stopped: ${stop.message}\n`);
   return docs.map(
     (d, i): DocumentSummary =>
       results[i] ?? {

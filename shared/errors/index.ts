@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'dependency_timeout',
   'config_invalid',
   'repeated_failure',
+  'state_store_full',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -99,6 +100,16 @@ export const withDetails = (
     ...(err.retryAfterSeconds !== undefined ? { retryAfterSeconds: err.retryAfterSeconds } : {}),
     details: { ...err.details, ...details },
   });
+
+/**
+ * The embedded state store's disk is full. Retryable, since nothing is wrong with the document: the same
+ * work succeeds once there is room. A property of the machine, so a run stops on it (see isStateStoreFull).
+ */
+export const stateStoreFull = make('state_store_full', 507, true);
+
+/** No later document can be recorded either: the run stops and releases what it holds. */
+export const isStateStoreFull = (err: unknown): err is GraphmillError =>
+  isGraphmillError(err) && err.code === 'state_store_full';
 export const internalError = make('internal', 500, false);
 
 /** Wraps anything thrown into a GraphmillError; unknown errors are bugs (500, not retryable). */

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { iterateChunksOfPieces, type ChunkOptions } from '../chunking';
 import { DECODE_SLICE_BYTES, checkText, contentHash, decodeSlices, type DocumentSource } from '../documents';
-import { GraphmillError, leaseConflict, notFound, toGraphmillError } from '../errors';
+import { GraphmillError, isStateStoreFull, leaseConflict, notFound, toGraphmillError } from '../errors';
 import type { Logger } from '../logging';
 import { isSameContent, type DocumentMeta, type GraphWriter } from '../neo4j/graph-writer';
 import type { Clock } from '../resilience/time';
@@ -285,7 +285,8 @@ export async function recordFailure(
         ...(typeof repeats === 'number' ? { repeats } : {}),
       },
       deps.clock(),
-      status,
+      // Nothing is wrong with the document: the run stops and the next one takes it up as new.
+      isStateStoreFull(e) ? 'pending' : status,
     );
   } catch (failErr) {
     // The failure itself is already being reported; a lost lease here means another run took over.

@@ -108,7 +108,8 @@ export function retryAfterMs(err: unknown, now: number): number | undefined {
 }
 
 function classifyOne(err: Bag): boolean | undefined {
-  if (isGraphmillError(err)) return err.retryable;
+  // A full disk stays full until someone frees it: the document is worth retrying later, the call not now.
+  if (isGraphmillError(err)) return err.retryable && err.code !== 'state_store_full';
   if (isNeo4jShaped(err)) return isNeo4jRetryable(err);
   const status = httpStatusOf(err);
   if (status !== undefined) return isRetryableHttpStatus(status);

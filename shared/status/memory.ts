@@ -11,6 +11,7 @@ import type {
   CompletionUpdate,
   DocumentError,
   DocumentRecord,
+  FailedStatus,
   NewDocument,
   StatusStore,
 } from './types';
@@ -62,7 +63,7 @@ export class InMemoryStatusStore implements StatusStore {
     return this.apply(id, (r) => completeDocument(r, id, owner, update, now));
   }
 
-  fail(id: string, owner: string, error: DocumentError, now: number, status?: 'failed' | 'dead_lettered') {
+  fail(id: string, owner: string, error: DocumentError, now: number, status?: FailedStatus) {
     return this.apply(id, (r) => failDocument(r, id, owner, error, now, status));
   }
 

@@ -10,7 +10,7 @@ import type {
   CompletionUpdate,
   DocumentError,
   DocumentRecord,
-  DocumentStatus,
+  FailedStatus,
   NewDocument,
   Stage,
 } from './types';
@@ -134,7 +134,7 @@ export function failDocument(
   owner: string,
   error: DocumentError,
   now: number,
-  status: Extract<DocumentStatus, 'failed' | 'dead_lettered'> = 'failed',
+  status: FailedStatus = 'failed',
 ): DocumentRecord {
   const r = assertOwner(record, id, owner);
   return compact({

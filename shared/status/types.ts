@@ -3,6 +3,12 @@
 export const DOCUMENT_STATUSES = ['pending', 'processing', 'completed', 'failed', 'dead_lettered'] as const;
 export type DocumentStatus = (typeof DOCUMENT_STATUSES)[number];
 
+/**
+ * How `fail` leaves a document: `failed` or `dead_lettered`, or `pending` when the run let go of it for a
+ * reason of its own machine (the state store's disk is full), so that the next run takes it up as new.
+ */
+export type FailedStatus = Extract<DocumentStatus, 'pending' | 'failed' | 'dead_lettered'>;
+
 export const STAGES = ['fetching', 'chunking', 'writing', 'recording'] as const;
 export type Stage = (typeof STAGES)[number];
 
@@ -98,14 +104,8 @@ export interface StatusStore {
   progress(id: string, owner: string, stage: Stage, progress: number, now: number): Promise<void>;
   /** Marks the document completed and releases the lease; clears `error`. */
   complete(id: string, owner: string, update: CompletionUpdate, now: number): Promise<void>;
-  /** Marks the document failed (or dead_lettered) and releases the lease. */
-  fail(
-    id: string,
-    owner: string,
-    error: DocumentError,
-    now: number,
-    status?: Extract<DocumentStatus, 'failed' | 'dead_lettered'>,
-  ): Promise<void>;
+  /** Marks the document failed (or dead_lettered, or pending: see FailedStatus) and releases the lease. */
+  fail(id: string, owner: string, error: DocumentError, now: number, status?: FailedStatus): Promise<void>;
   /** Removes the record; returns whether it existed. */
   delete(id: string): Promise<boolean>;
   /*

@@ -13,6 +13,7 @@ import type {
   DocumentError,
   DocumentRecord,
   DocumentStatus,
+  FailedStatus,
   NewDocument,
   Stage,
   StatusStore,
@@ -72,13 +73,7 @@ export class FirestoreStatusStore implements StatusStore {
     return this.apply('complete document', id, (r) => completeDocument(r, id, owner, update, now));
   }
 
-  fail(
-    id: string,
-    owner: string,
-    error: DocumentError,
-    now: number,
-    status?: 'failed' | 'dead_lettered',
-  ): Promise<void> {
+  fail(id: string, owner: string, error: DocumentError, now: number, status?: FailedStatus): Promise<void> {
     return this.apply('fail document', id, (r) => failDocument(r, id, owner, error, now, status));
   }
 

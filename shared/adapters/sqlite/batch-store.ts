@@ -1,7 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { completeBatch, createBatch, markOverdue, recordUnitOutcome } from '../../batches/transitions';
 import type { Batch, BatchStore, BatchSummary, NewBatch, UnitOutcome, UnitResult } from '../../batches/types';
-import { inTransaction, prepared } from './database';
+import { inTransaction, prepared, settle } from './database';
 
 /**
  * The embedded BatchStore: one row per batch (the record as JSON), every transition a read-modify-write
@@ -20,7 +20,7 @@ export class SqliteBatchStore implements BatchStore {
   }
 
   get(id: string): Promise<Batch | undefined> {
-    return settle(() => this.read(id));
+    return settle(this.db, () => this.read(id));
   }
 
   recordUnit(
@@ -46,7 +46,7 @@ export class SqliteBatchStore implements BatchStore {
   }
 
   listOverdue(now: number): Promise<Batch[]> {
-    return settle(() => {
+    return settle(this.db, () => {
       const rows = prepared(
         this.db,
         `SELECT record FROM batches
@@ -81,15 +81,6 @@ export class SqliteBatchStore implements BatchStore {
   }
 
   private tx<T>(fn: () => T): Promise<T> {
-    return settle(() => inTransaction(this.db, fn));
-  }
-}
-
-/** Synchronous work surfaced as a promise, so callers see one async port for every adapter. */
-function settle<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    return settle(this.db, () => inTransaction(this.db, fn));
   }
 }

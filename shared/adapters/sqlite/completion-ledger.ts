@@ -6,7 +6,7 @@ import type {
   CompletionRecord,
   PhaseAggregate,
 } from '../../tracking/types';
-import { inTransaction, prepared } from './database';
+import { inTransaction, prepared, settle } from './database';
 
 /**
  * The embedded CompletionLedger: one row per completion (the record as JSON) and one aggregate row per
@@ -16,12 +16,12 @@ export class SqliteCompletionLedger implements CompletionLedger {
   constructor(private readonly db: DatabaseSync) {}
 
   record(record: CompletionRecord): Promise<void> {
-    return settle(() => inTransaction(this.db, () => this.insert(record)));
+    return settle(this.db, () => inTransaction(this.db, () => this.insert(record)));
   }
 
   /** Many records in one transaction: each is recorded exactly as `record` would. */
   recordMany(records: readonly CompletionRecord[]): Promise<void> {
-    return settle(() =>
+    return settle(this.db, () =>
       inTransaction(this.db, () => {
         for (const r of records) this.insert(r);
       }),
@@ -52,7 +52,7 @@ export class SqliteCompletionLedger implements CompletionLedger {
   }
 
   get(completionId: string): Promise<CompletionRecord | undefined> {
-    return settle(() => {
+    return settle(this.db, () => {
       const row = prepared(this.db, 'SELECT record FROM completions WHERE completion_id = ?').get(
         completionId,
       ) as { record: string } | undefined;
@@ -61,7 +61,7 @@ export class SqliteCompletionLedger implements CompletionLedger {
   }
 
   list(filter: CompletionFilter = {}): Promise<CompletionRecord[]> {
-    return settle(() => {
+    return settle(this.db, () => {
       const where: string[] = [];
       const params: SQLInputValue[] = [];
       const add = (clause: string, value: SQLInputValue | undefined) => {
@@ -86,7 +86,7 @@ export class SqliteCompletionLedger implements CompletionLedger {
   }
 
   aggregate(documentId: string, phase: string): Promise<PhaseAggregate | undefined> {
-    return settle(() => this.readAggregate(documentId, phase));
+    return settle(this.db, () => this.readAggregate(documentId, phase));
   }
 
   private readAggregate(documentId: string, phase: string): PhaseAggregate | undefined {
@@ -95,14 +95,5 @@ export class SqliteCompletionLedger implements CompletionLedger {
       'SELECT aggregate FROM completion_aggregates WHERE document_id = ? AND phase = ?',
     ).get(documentId, phase) as { aggregate: string } | undefined;
     return row ? (JSON.parse(row.aggregate) as PhaseAggregate) : undefined;
-  }
-}
-
-/** Synchronous work surfaced as a promise, so callers see one async port for every adapter. */
-function settle<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
 }

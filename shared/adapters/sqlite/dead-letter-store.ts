@@ -1,7 +1,7 @@
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { claimEntry, isClaimable } from '../../dlq/transitions';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../../dlq/types';
-import { inTransaction, prepared } from './database';
+import { inTransaction, prepared, settle } from './database';
 
 /**
  * The embedded DeadLetterStore: one row per entry (the record as JSON) with the columns `claimDue`
@@ -12,11 +12,11 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
   constructor(private readonly db: DatabaseSync) {}
 
   put(entry: DeadLetter): Promise<void> {
-    return settle(() => this.write(entry));
+    return settle(this.db, () => this.write(entry));
   }
 
   get(id: string): Promise<DeadLetter | undefined> {
-    return settle(() => {
+    return settle(this.db, () => {
       const row = prepared(this.db, 'SELECT record FROM dead_letters WHERE id = ?').get(id) as
         { record: string } | undefined;
       return row ? (JSON.parse(row.record) as DeadLetter) : undefined;
@@ -24,7 +24,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
   }
 
   list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
-    return settle(() => {
+    return settle(this.db, () => {
       const params: SQLInputValue[] = [];
       let sql = 'SELECT record FROM dead_letters';
       if (filter.status !== undefined) {
@@ -43,7 +43,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
 
   claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<DeadLetter[]> {
     if (limit <= 0) return Promise.resolve([]);
-    return settle(() =>
+    return settle(this.db, () =>
       inTransaction(this.db, () => {
         // The same order as byDueAt: longest waiting first, then id.
         const rows = prepared(
@@ -76,14 +76,5 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
       entry.leaseExpiresAt ?? null,
       JSON.stringify(entry),
     );
-  }
-}
-
-/** Synchronous work surfaced as a promise, so callers see one async port for every adapter. */
-function settle<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
 }

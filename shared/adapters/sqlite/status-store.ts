@@ -16,11 +16,12 @@ import type {
   DocumentError,
   DocumentRecord,
   DocumentStatus,
+  FailedStatus,
   NewDocument,
   Stage,
   StatusStore,
 } from '../../status/types';
-import { inTransaction, prepared } from './database';
+import { inTransaction, prepared, refuseWhenFull, settle } from './database';
 
 /** The embedded default StatusStore: one row per document, the record as JSON, transitions in transactions. */
 export class SqliteStatusStore implements StatusStore {
@@ -28,6 +29,7 @@ export class SqliteStatusStore implements StatusStore {
 
   register(doc: NewDocument, now: number): Promise<DocumentRecord> {
     return this.tx(() => {
+      refuseWhenFull(this.db);
       const next = registerDocument(this.read(doc.id), doc, now);
       this.write(next);
       return next;
@@ -35,7 +37,7 @@ export class SqliteStatusStore implements StatusStore {
   }
 
   get(id: string): Promise<DocumentRecord | undefined> {
-    return Promise.resolve(this.read(id));
+    return settle(this.db, () => this.read(id));
   }
 
   list(filter: { status?: DocumentStatus; batchId?: string } = {}): Promise<DocumentRecord[]> {
@@ -50,12 +52,16 @@ export class SqliteStatusStore implements StatusStore {
       params.push(filter.batchId);
     }
     const sql = `SELECT record FROM documents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-    const rows = prepared(this.db, sql).all(...params) as { record: string }[];
-    return Promise.resolve(rows.map((r) => JSON.parse(r.record) as DocumentRecord));
+    return settle(this.db, () =>
+      (prepared(this.db, sql).all(...params) as { record: string }[]).map(
+        (r) => JSON.parse(r.record) as DocumentRecord,
+      ),
+    );
   }
 
   claim(id: string, request: ClaimRequest): Promise<ClaimResult> {
     return this.tx(() => {
+      refuseWhenFull(this.db);
       const { result, next } = claimDocument(this.read(id), request);
       if (next) this.write(next);
       return result;
@@ -70,39 +76,37 @@ export class SqliteStatusStore implements StatusStore {
     return this.apply(id, (r) => completeDocument(r, id, owner, update, now));
   }
 
-  fail(
-    id: string,
-    owner: string,
-    error: DocumentError,
-    now: number,
-    status?: 'failed' | 'dead_lettered',
-  ): Promise<void> {
+  fail(id: string, owner: string, error: DocumentError, now: number, status?: FailedStatus): Promise<void> {
     return this.apply(id, (r) => failDocument(r, id, owner, error, now, status));
   }
 
   delete(id: string): Promise<boolean> {
-    const res = prepared(this.db, 'DELETE FROM documents WHERE id = ?').run(id);
-    return Promise.resolve(Number(res.changes) > 0);
+    return settle(
+      this.db,
+      () => Number(prepared(this.db, 'DELETE FROM documents WHERE id = ?').run(id).changes) > 0,
+    );
   }
 
   registerMany(docs: readonly NewDocument[], now: number): Promise<DocumentRecord[]> {
-    return this.tx(() =>
-      docs.map((doc) => {
+    return this.tx(() => {
+      refuseWhenFull(this.db);
+      return docs.map((doc) => {
         const next = registerDocument(this.read(doc.id), doc, now);
         this.write(next);
         return next;
-      }),
-    );
+      });
+    });
   }
 
   claimMany(items: readonly ClaimItem[], lease: Omit<ClaimRequest, 'owner'>): Promise<ClaimResult[]> {
-    return this.tx(() =>
-      items.map((item) => {
+    return this.tx(() => {
+      refuseWhenFull(this.db);
+      return items.map((item) => {
         const { result, next } = claimDocument(this.read(item.id), { ...lease, owner: item.owner });
         if (next) this.write(next);
         return result;
-      }),
-    );
+      });
+    });
   }
 
   completeMany(items: readonly CompletionItem[], now: number): Promise<(Error | undefined)[]> {
@@ -142,12 +146,7 @@ export class SqliteStatusStore implements StatusStore {
     return this.tx(() => this.write(fn(this.read(id))));
   }
 
-  /** Synchronous transaction, surfaced as a promise so callers see one async port for every adapter. */
   private tx<T>(fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(inTransaction(this.db, fn));
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
+    return settle(this.db, () => inTransaction(this.db, fn));
   }
 }
