@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { DOCUMENT_ID_PATTERN } from '../../shared/documents/types';
 import type { Batch } from '../../shared/batches/types';
 import { badRequest, type GraphmillError } from '../../shared/errors';
+import { redactUrl } from '../../shared/secrets/redaction';
 import { isNeo4jUnavailable } from '../../shared/neo4j/errors';
 import { runAndRecordGroup, submitBatch } from '../../shared/pipeline/orchestration';
 import type { Runtime } from '../../shared/runtime';
@@ -35,7 +36,7 @@ async function resolveDocuments(ctx: CliContext, args: string[], batchId?: strin
   ];
   for (const d of docs) {
     if (!DOCUMENT_ID_PATTERN.test(d.id)) {
-      throw badRequest(`cannot derive a valid document id from ${d.source} ("${d.id}")`);
+      throw badRequest(`cannot derive a valid document id from ${redactUrl(d.source)} ("${d.id}")`);
     }
   }
   return { docs, root };
@@ -43,7 +44,7 @@ async function resolveDocuments(ctx: CliContext, args: string[], batchId?: strin
 
 const summaryOf = (r: DocumentRecord): DocumentSummary => ({
   documentId: r.id,
-  source: r.source,
+  source: redactUrl(r.source),
   status: r.status,
   chunkCount: r.chunkCount ?? 0,
   durationMs: r.durationMs ?? 0,
@@ -184,14 +185,14 @@ async function ingestDirect(
         results[from + k] = o.ok
           ? {
               documentId: d.id,
-              source: d.source,
+              source: redactUrl(d.source),
               status: o.outcome.status,
               chunkCount: o.outcome.chunkCount,
               durationMs: o.outcome.durationMs,
             }
           : {
               documentId: d.id,
-              source: d.source,
+              source: redactUrl(d.source),
               status: 'failed',
               chunkCount: 0,
               durationMs: 0,
@@ -213,7 +214,7 @@ async function ingestDirect(
     (d, i): DocumentSummary =>
       results[i] ?? {
         documentId: d.id,
-        source: d.source,
+        source: redactUrl(d.source),
         status: 'pending',
         chunkCount: 0,
         durationMs: 0,
@@ -305,7 +306,8 @@ export function statusCommand(ctx: CliContext, common: (c: Command) => Command):
             ctx.setExitCode(1);
             return;
           }
-          const { content: _content, ...shown } = r;
+          const { content: _content, ...rest } = r;
+          const shown = { ...rest, source: redactUrl(r.source) };
           ctx.print(
             opts.json
               ? JSON.stringify(shown)
@@ -317,7 +319,14 @@ export function statusCommand(ctx: CliContext, common: (c: Command) => Command):
         }
         const all = await status.list();
         if (opts.json) {
-          ctx.print(JSON.stringify({ documents: all.map(({ content: _c, ...r }: DocumentRecord) => r) }));
+          ctx.print(
+            JSON.stringify({
+              documents: all.map(({ content: _c, ...r }: DocumentRecord) => ({
+                ...r,
+                source: redactUrl(r.source),
+              })),
+            }),
+          );
         } else {
           for (const r of all)
             ctx.print(
