@@ -31,6 +31,8 @@ export function makeFileSource(root: string): DocumentSource {
       } catch (err) {
         throw sourceForbidden(`Invalid file URL for document ${record.id}`, { cause: err });
       }
+      // A NUL byte (`%00`) is no path at all: the fs calls would throw a TypeError, not an errno.
+      if (path.includes('\0')) throw sourceForbidden(`Invalid file URL for document ${record.id}`);
       realRoot ??= realpathSync.native(root);
       let real: string;
       try {

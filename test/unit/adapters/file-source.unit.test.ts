@@ -181,6 +181,12 @@ it('follows a symlink that stays inside the real root, even when the root is giv
   expect(realpathSync(join(base, 'root-link'))).toBe(realpathSync(root));
 });
 
+it('refuses a file URL with a NUL byte (%00) with a permanent 422', async () => {
+  const url = `${pathToFileURL(root).href}/a%00b.txt`;
+  const err = await refusal(makeFileSource(root).fetch({ ...record(root), source: url }, { maxBytes: 1000 }));
+  expect(verdict(err)).toEqual(PERMANENT_422);
+});
+
 it('answers not_found for a missing file', async () => {
   const err = await refusal(makeFileSource(root).fetch(record(join(root, 'nope.txt')), { maxBytes: 1000 }));
   expect(err.code).toBe('not_found');
