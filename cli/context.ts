@@ -13,8 +13,8 @@ export interface CliIo {
   readonly cwd: string;
   /** For `serve`: resolves when the server should stop (default: SIGINT/SIGTERM). */
   readonly untilStopped?: (port: number) => Promise<void>;
-  /** For tests: the runtime's clock and sleep (the retry policies' waits), instead of the real ones. */
-  readonly runtime?: Pick<RuntimeOverrides, 'clock' | 'sleep'>;
+  /** For tests: the runtime's clock and sleep (the retry policies' waits), and extra document sources. */
+  readonly runtime?: Pick<RuntimeOverrides, 'clock' | 'sleep' | 'sources'>;
 }
 
 export interface CommonOptions {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
@@ -58,16 +59,29 @@ const REMOTE = /^(https|gs):\/\//i;
 /** Arguments that name remote documents (`https://...`, `gs://bucket/object`) rather than local paths. */
 export const isRemoteSource = (arg: string): boolean => REMOTE.test(arg);
 
+/** Hex characters of the query's SHA-256 kept in an id: 64 bits, no collision among one source's URLs. */
+const QUERY_HASH_CHARS = 16;
+const MAX_ID_LENGTH = 256;
+
 /**
  * A document for a remote source: its id is the URL without the scheme, with characters a document id
- * cannot hold replaced by `_` (query strings included, so two URLs differing only there stay distinct).
+ * cannot hold replaced by `_`. A query string is kept only as a hash (`host/path?q=<16 hex of its
+ * SHA-256>`, so `host/path_q_<hash>`): a signed URL's query is a credential, and the id is shown
+ * everywhere (status, errors, logs, the graph). The same URL always gets the same id, and two URLs that
+ * differ only in their query stay distinct. The source keeps the URL whole: the fetcher needs it.
  */
 export function remoteDocument(url: string, batchId?: string): NewDocument {
   const parsed = new URL(url);
-  const id = `${parsed.host}${parsed.pathname}${parsed.search}`
-    .replace(/[^A-Za-z0-9._:@/-]/g, '_')
-    .replace(/^\/+/, '')
-    .slice(0, 256);
+  const query =
+    parsed.search === ''
+      ? ''
+      : `?q=${createHash('sha256').update(parsed.search.slice(1)).digest('hex').slice(0, QUERY_HASH_CHARS)}`;
+  const sanitize = (s: string): string => s.replace(/[^A-Za-z0-9._:@/-]/g, '_');
+  const suffix = sanitize(query);
+  const id =
+    sanitize(`${parsed.host}${parsed.pathname}`)
+      .replace(/^\/+/, '')
+      .slice(0, MAX_ID_LENGTH - suffix.length) + suffix;
   const title = decodeURIComponent(parsed.pathname.split('/').filter(Boolean).at(-1) ?? parsed.host);
   return { id, source: parsed.href, title, ...(batchId !== undefined ? { batchId } : {}) };
 }

@@ -5,6 +5,7 @@ import { DOCUMENT_ID_PATTERN } from '../../shared/documents/types';
 import type { Batch } from '../../shared/batches/types';
 import { badRequest, isStateStoreFull, type GraphmillError } from '../../shared/errors';
 import { isNeo4jOutage } from '../../shared/neo4j/errors';
+import { redactUrl } from '../../shared/secrets/redaction';
 import { runAndRecordGroup, submitBatch } from '../../shared/pipeline/orchestration';
 import type { Runtime } from '../../shared/runtime';
 import type { DocumentRecord } from '../../shared/status';
@@ -35,7 +36,7 @@ async function resolveDocuments(ctx: CliContext, args: string[], batchId?: strin
   ];
   for (const d of docs) {
     if (!DOCUMENT_ID_PATTERN.test(d.id)) {
-      throw badRequest(`cannot derive a valid document id from ${d.source} ("${d.id}")`);
+      throw badRequest(`cannot derive a valid document id from ${redactUrl(d.source)} ("${d.id}")`);
     }
   }
   return { docs, root };
@@ -43,7 +44,7 @@ async function resolveDocuments(ctx: CliContext, args: string[], batchId?: strin
 
 const summaryOf = (r: DocumentRecord): DocumentSummary => ({
   documentId: r.id,
-  source: r.source,
+  source: redactUrl(r.source),
   status: r.status,
   chunkCount: r.chunkCount ?? 0,
   durationMs: r.durationMs ?? 0,
@@ -187,14 +188,14 @@ async function ingestDirect(
         results[from + k] = o.ok
           ? {
               documentId: d.id,
-              source: d.source,
+              source: redactUrl(d.source),
               status: o.outcome.status,
               chunkCount: o.outcome.chunkCount,
               durationMs: o.outcome.durationMs,
             }
           : {
               documentId: d.id,
-              source: d.source,
+              source: redactUrl(d.source),
               status: released ? 'pending' : 'failed',
               chunkCount: 0,
               durationMs: 0,
@@ -216,7 +217,7 @@ async function ingestDirect(
     (d, i): DocumentSummary =>
       results[i] ?? {
         documentId: d.id,
-        source: d.source,
+        source: redactUrl(d.source),
         status: 'pending',
         chunkCount: 0,
         durationMs: 0,
@@ -308,7 +309,8 @@ export function statusCommand(ctx: CliContext, common: (c: Command) => Command):
             ctx.setExitCode(1);
             return;
           }
-          const { content: _content, ...shown } = r;
+          const { content: _content, ...rest } = r;
+          const shown = { ...rest, source: redactUrl(r.source) };
           ctx.print(
             opts.json
               ? JSON.stringify(shown)
@@ -320,7 +322,14 @@ export function statusCommand(ctx: CliContext, common: (c: Command) => Command):
         }
         const all = await status.list();
         if (opts.json) {
-          ctx.print(JSON.stringify({ documents: all.map(({ content: _c, ...r }: DocumentRecord) => r) }));
+          ctx.print(
+            JSON.stringify({
+              documents: all.map(({ content: _c, ...r }: DocumentRecord) => ({
+                ...r,
+                source: redactUrl(r.source),
+              })),
+            }),
+          );
         } else {
           for (const r of all)
             ctx.print(

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { configInvalid } from '../errors';
 import { REQUEST_BYTES_CEILING, REQUEST_BYTES_DEFAULT } from '../http/limits';
+import { redactUrl } from '../secrets/redaction';
 
 const int = (min: number, max: number, dflt: number) =>
   z
@@ -161,9 +162,14 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
 
   if (!env['NEO4J_URI']?.trim()) {
     problems.push('NEO4J_URI: required (e.g. neo4j+s://xxxx.databases.neo4j.io or bolt://127.0.0.1:7687)');
+  } else if (/^[^/]*\/\/[^/?#]*@/.test(env['NEO4J_URI'].trim())) {
+    // Never echoed: the userinfo is a password. The driver would not use it either.
+    problems.push(
+      `NEO4J_URI: must not carry credentials (set NEO4J_USERNAME and NEO4J_PASSWORD), got "${redactUrl(env['NEO4J_URI'].trim())}"`,
+    );
   } else if (!NEO4J_URI_PATTERN.test(env['NEO4J_URI'].trim())) {
     problems.push(
-      `NEO4J_URI: not a Neo4j URI (neo4j://, neo4j+s://, bolt://, bolt+s://), got "${env['NEO4J_URI']}"`,
+      `NEO4J_URI: not a Neo4j URI (neo4j://, neo4j+s://, bolt://, bolt+s://), got "${redactUrl(env['NEO4J_URI'])}"`,
     );
   }
   const gcpSecrets = (v?.SECRETS_BACKEND ?? (mode === 'gcp' ? 'secret-manager' : 'env')) === 'secret-manager';

@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync, read, readSync, realpathSync
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { contentTooLarge, notFound, sourceForbidden } from '../errors';
+import { contentTooLarge, dependencyUnavailable, notFound, sourceForbidden } from '../errors';
 import type { DocumentSource } from './types';
 
 const readAsync = promisify(read);
@@ -31,12 +31,14 @@ export function makeFileSource(root: string): DocumentSource {
       } catch (err) {
         throw sourceForbidden(`Invalid file URL for document ${record.id}`, { cause: err });
       }
+      // A NUL byte (`%00`) is no path at all: the fs calls would throw a TypeError, not an errno.
+      if (path.includes('\0')) throw sourceForbidden(`Invalid file URL for document ${record.id}`);
       realRoot ??= realpathSync.native(root);
       let real: string;
       try {
         real = realpathSync.native(path);
       } catch (err) {
-        throw notFound(`File for document ${record.id} does not exist`, { cause: err });
+        throw fileError(err, record.id, 'resolving');
       }
       const rel = relative(realRoot, real);
       if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
@@ -49,10 +51,13 @@ export function makeFileSource(root: string): DocumentSource {
       try {
         fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
-          throw sourceForbidden(`File for document ${record.id} changed into a link while being opened`);
+        if (errnoOf(err) === 'ELOOP') {
+          throw sourceForbidden(`File for document ${record.id} changed into a link while being opened`, {
+            cause: err,
+            details: { errno: 'ELOOP' },
+          });
         }
-        throw err;
+        throw fileError(err, record.id, 'opening');
       }
       try {
         const info = fstatSync(fd);
@@ -77,9 +82,65 @@ export function makeFileSource(root: string): DocumentSource {
           offset += bytesRead;
         }
         return buffer.subarray(0, offset);
+      } catch (err) {
+        throw fileError(err, record.id, 'reading');
       } finally {
         closeSync(fd);
       }
     },
   };
+}
+
+const errnoOf = (err: unknown): string | undefined => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
+};
+
+/** Named by the path, not the file: it does not exist (or cannot, its name being too long). */
+const MISSING: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG']);
+/** The file may not be read by this process. */
+const DENIED: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'ELOOP']);
+/** Not a regular file: a Unix socket (ENXIO), a directory, a device without a driver, ... */
+const NOT_REGULAR: ReadonlySet<string> = new Set(['ENXIO', 'EISDIR', 'ENODEV', 'EOPNOTSUPP', 'ENOTSUP']);
+/**
+ * The machine's fault, not the file's: out of descriptors or memory, an interrupted or would-block call,
+ * a busy or stale handle, an I/O error of the device (a network or FUSE file system heals; a bad disk
+ * does not, and the bounded retries end it as `failed`).
+ */
+const TRANSIENT: ReadonlySet<string> = new Set([
+  'EMFILE',
+  'ENFILE',
+  'ENOMEM',
+  'EAGAIN',
+  'EWOULDBLOCK',
+  'EINTR',
+  'EBUSY',
+  'EIO',
+  'ESTALE',
+  'ETIMEDOUT',
+]);
+
+/**
+ * A file system error as the pipeline's error: nothing the file system says about one document is a bug
+ * of graphmill (a 500). An error without an errno (a GraphmillError, an abort) passes through as it is.
+ */
+function fileError(err: unknown, id: string, doing: 'resolving' | 'opening' | 'reading'): unknown {
+  const errno = errnoOf(err);
+  if (errno === undefined) return err;
+  const extra = { cause: err, details: { errno } };
+  if (MISSING.has(errno)) return notFound(`File for document ${id} does not exist (${errno})`, extra);
+  if (DENIED.has(errno)) {
+    return sourceForbidden(`File for document ${id} may not be read (${errno} while ${doing})`, extra);
+  }
+  if (NOT_REGULAR.has(errno)) {
+    return sourceForbidden(`Source of document ${id} is not a regular file (${errno})`, extra);
+  }
+  if (TRANSIENT.has(errno)) {
+    return dependencyUnavailable(
+      `File for document ${id} could not be read now (${errno} while ${doing})`,
+      extra,
+    );
+  }
+  // Any other errno belongs to this file and this call: permanent, and said as it is.
+  return sourceForbidden(`File for document ${id} cannot be read (${errno} while ${doing})`, extra);
 }

@@ -40,6 +40,7 @@ import {
   normalizeHostname,
   type AddressPolicy,
 } from './address-policy';
+import { redactUrl } from '../secrets/redaction';
 import type { DocumentSource, FetchOptions } from './types';
 
 export interface ResolvedAddress {
@@ -378,7 +379,5 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** The URL for messages and logs without its query string (signed URLs carry credentials there). */
-function label(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}`;
-}
+/** The URL for messages and logs: query values redacted (signed URLs carry credentials there). */
+const label = (url: URL): string => redactUrl(url.href);

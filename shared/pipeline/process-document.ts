@@ -10,6 +10,7 @@ import type { Logger } from '../logging';
 import { isSameContent, type DocumentMeta, type GraphWriter } from '../neo4j/graph-writer';
 import type { Clock } from '../resilience/time';
 import type { ClaimResult, DocumentRecord, Stage, StatusStore } from '../status/types';
+import { redactUrl } from '../secrets/redaction';
 import { DEFAULT_MAX_SAME_WRITE_FAILURES, escalateRepeatedFailure } from './repeated-failure';
 
 export const ACTIONS = ['process_document', 'reprocess_document', 'delete_document'] as const;
@@ -250,7 +251,7 @@ export function documentMeta(record: DocumentRecord, hash: string, run: RunConte
   return {
     id: record.id,
     ...(record.title !== undefined ? { title: record.title } : {}),
-    source: record.source,
+    source: redactUrl(record.source),
     contentHash: hash,
     ...run.chunking,
     writeToken: run.runId,

@@ -50,10 +50,14 @@ export class SecretRegistry {
     return pattern.test(text);
   }
 
-  /** Replaces every occurrence of every remembered value with [REDACTED]. */
+  /**
+   * Replaces every occurrence of every remembered value with [REDACTED], and the credentials URLs carry
+   * in free text (userinfo, signature- and token-like query values; see `redactUrlsInText`).
+   */
   redact(text: string): string {
-    if (this.values.size === 0 || text.length < MIN_SECRET_LENGTH) return text;
-    return text.replace(this.compiled(), REDACTED);
+    const masked = redactUrlsInText(text);
+    if (this.values.size === 0 || masked.length < MIN_SECRET_LENGTH) return masked;
+    return masked.replace(this.compiled(), REDACTED);
   }
 
   /**
@@ -114,6 +118,54 @@ const isMaskable = (v: unknown): boolean =>
   v !== undefined && v !== null && typeof v !== 'number' && typeof v !== 'boolean';
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A URL as it may be shown (logs, errors, problem+json, CLI output, the graph): userinfo removed, every
+ * query value and the fragment replaced by [REDACTED], the parameter names kept. A signed URL (GCS V4,
+ * S3, SAS) carries its credentials in the query, and a URL's userinfo is a password. Whoever fetches the
+ * document needs the URL whole; nobody who reads about it does. Text that is not a URL gets the
+ * free-text treatment.
+ */
+export function redactUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return redactUrlsInText(url);
+  }
+  const query =
+    parsed.search === ''
+      ? ''
+      : `?${parsed.search
+          .slice(1)
+          .split('&')
+          .map((part) => {
+            const eq = part.indexOf('=');
+            return eq === -1 ? (part === '' ? '' : REDACTED) : `${part.slice(0, eq)}=${REDACTED}`;
+          })
+          .join('&')}`;
+  const fragment = parsed.hash === '' ? '' : `#${REDACTED}`;
+  const authority = parsed.host === '' && !url.includes('//') ? '' : `//${parsed.host}`;
+  return `${parsed.protocol}${authority}${parsed.pathname}${query}${fragment}`;
+}
+
+/** `scheme://userinfo@`: the userinfo, up to the last `@` before the path. */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*(?:@[^\s/?#@]*)*@(?=[^\s@])/gi;
+/**
+ * Query parameters that carry credentials: GCS and S3 signed URLs, Azure SAS (`sig`), OAuth tokens, API
+ * keys. Matched after `?`, `&` or `;`, so `monkey=` is not `key=`.
+ */
+const SENSITIVE_QUERY_VALUE =
+  /([?&;](?:x-(?:goog|amz)-(?:signature|credential|security-token)|sig|signature|(?:access_|id_|refresh_)?token|key|api[-_]?key|password|passwd|secret|client_secret|credential|auth)=)[^&#\s"'<>]+/gi;
+
+/**
+ * URLs inside free text (log messages, driver errors): userinfo removed, signature-, token- and key-like
+ * query values replaced by [REDACTED]. Other query values stay: free text is not known to be a URL.
+ */
+export function redactUrlsInText(text: string): string {
+  if (!text.includes('=') && !text.includes('@')) return text;
+  return text.replace(URL_USERINFO, '$1').replace(SENSITIVE_QUERY_VALUE, `$1${REDACTED}`);
+}
 
 /** The instance every store and logger of this process shares. */
 export const secretRegistry = new SecretRegistry();

@@ -469,8 +469,9 @@ it('register and ingest take https:// and gs:// sources, fetched through the gua
   expect(reg.code).toBe(0);
   expect(JSON.parse(reg.stdout).documents).toEqual([
     expect.objectContaining({
-      documentId: 'docs.example.test/guide/intro.md_v_2',
-      source: 'https://docs.example.test/guide/intro.md?v=2',
+      // The query only as the first 16 hex characters of its SHA-256, and redacted wherever it is shown.
+      documentId: 'docs.example.test/guide/intro.md_q_269fc203435a89d1',
+      source: 'https://docs.example.test/guide/intro.md?v=[REDACTED]',
       status: 'pending',
     }),
     expect.objectContaining({

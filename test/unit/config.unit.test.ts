@@ -91,6 +91,35 @@ describe('parseConfig', () => {
     );
   });
 
+  it.each([
+    [
+      'bolt://graph-user:hunter2-secret@db.example.test',
+      'must not carry credentials',
+      'bolt://db.example.test',
+    ],
+    [
+      'bolt://graph-user:hunter2-secret@db.example.test/neo4j',
+      'must not carry credentials',
+      'bolt://db.example.test/neo4j',
+    ],
+    [
+      'bolt://db.example.test/neo4j?password=hunter2-secret',
+      'not a Neo4j URI',
+      'bolt://db.example.test/neo4j?password=[REDACTED]',
+    ],
+  ])('refuses NEO4J_URI %s without printing its password', (uri, problem, shown) => {
+    let message = '';
+    try {
+      parseConfig({ ...base, NEO4J_URI: uri });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain(`NEO4J_URI: ${problem}`);
+    expect(message).toContain(`got "${shown}"`);
+    expect(message).not.toContain('hunter2-secret');
+    expect(message).not.toContain('graph-user');
+  });
+
   it('documents every variable in docs/configuration.md', () => {
     const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
     const missing = CONFIG_VARIABLES.filter((v) => !doc.includes(`\`${v}\``));

@@ -1,4 +1,5 @@
 import { REDACTED, SecretRegistry, secretRegistry } from '../../../shared/secrets';
+import { redactUrl, redactUrlsInText } from '../../../shared/secrets/redaction';
 
 describe('SecretRegistry.redact', () => {
   it('masks every occurrence of every remembered value', () => {
@@ -80,7 +81,8 @@ describe('SecretRegistry.redactFields', () => {
       private_key: REDACTED,
       credentials: REDACTED,
       GRAPHMILL_TOKEN: REDACTED,
-      message: `connect failed for neo4j://u:${REDACTED}@host`,
+      // The userinfo goes whole, user name included, whether or not the password was remembered.
+      message: 'connect failed for neo4j://host',
       list: [{ note: `has ${REDACTED} inside` }, 3],
       tokenCount: 812,
       passwordSet: true,
@@ -116,5 +118,64 @@ describe('SecretRegistry.redactFields', () => {
     const r = new SecretRegistry();
     expect(r.redactFields(42)).toBe(42);
     expect(r.redactFields(null)).toBeNull();
+  });
+});
+
+describe('redactUrl', () => {
+  it.each([
+    [
+      'https://storage.googleapis.com/acme/doc.txt?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=svc%40acme.iam.gserviceaccount.com%2F20240101&X-Goog-Signature=0a1b2c3d4e5f',
+      `https://storage.googleapis.com/acme/doc.txt?X-Goog-Algorithm=${REDACTED}&X-Goog-Credential=${REDACTED}&X-Goog-Signature=${REDACTED}`,
+    ],
+    ['https://user:pa55word@docs.example.test:8443/a/b.md', 'https://docs.example.test:8443/a/b.md'],
+    [
+      'https://docs.example.test/a?v=2&flag#access_token=abc',
+      `https://docs.example.test/a?v=${REDACTED}&${REDACTED}#${REDACTED}`,
+    ],
+    ['bolt://neo4j:hunter2-secret@db.example.test:7687', 'bolt://db.example.test:7687'],
+    ['gs://bucket/reports/q3%20summary.txt', 'gs://bucket/reports/q3%20summary.txt'],
+    ['file:///srv/docs/a.md', 'file:///srv/docs/a.md'],
+    ['https://docs.example.test/guide/intro.md', 'https://docs.example.test/guide/intro.md'],
+  ])('shows %s as %s', (url, shown) => {
+    expect(redactUrl(url)).toBe(shown);
+  });
+
+  it('treats text that is not a URL as free text', () => {
+    expect(redactUrl('no url here')).toBe('no url here');
+    expect(redactUrl('see host.test/x?sig=abcdef')).toBe(`see host.test/x?sig=${REDACTED}`);
+  });
+});
+
+describe('URLs in free text', () => {
+  it('removes userinfo and masks signature-, token- and key-like query values, keeping the rest', () => {
+    const text =
+      'fetching https://user:pw@docs.example.test/a?token=abc123&page=2&X-Amz-Signature=zzz9 failed; ' +
+      'neo4j at bolt://neo4j:hunter2@db.example.test:7687; ' +
+      'signed https://s.example.test/o?X-Goog-Credential=svc%2F1&X-Goog-Signature=ff00&sig=sas1&apikey=k1&monkey=2';
+    expect(redactUrlsInText(text)).toBe(
+      `fetching https://docs.example.test/a?token=${REDACTED}&page=2&X-Amz-Signature=${REDACTED} failed; ` +
+        'neo4j at bolt://db.example.test:7687; ' +
+        `signed https://s.example.test/o?X-Goog-Credential=${REDACTED}&X-Goog-Signature=${REDACTED}&sig=${REDACTED}&apikey=${REDACTED}&monkey=2`,
+    );
+  });
+
+  it('leaves text without URL credentials as it is', () => {
+    for (const text of ['user@example.test wrote a=b', 'https://docs.example.test/a?page=2', 'x = y']) {
+      expect(redactUrlsInText(text)).toBe(text);
+    }
+  });
+
+  it('applies to every redaction, with or without remembered secrets (logs, problem details, alerts)', () => {
+    const r = new SecretRegistry();
+    const line =
+      'GET https://h.example.test/d.txt?X-Goog-Signature=deadbeef01 by ftp://u:secretpw@h.example.test/';
+    const shown = `GET https://h.example.test/d.txt?X-Goog-Signature=${REDACTED} by ftp://h.example.test/`;
+    expect(r.redact(line)).toBe(shown);
+    r.remember('unrelated-secret');
+    expect(r.redact(line)).toBe(shown);
+    expect(r.redactFields({ source: line, nested: { error: new Error(line) } })).toMatchObject({
+      source: shown,
+      nested: { error: { message: shown } },
+    });
   });
 });
