@@ -28,6 +28,28 @@ export default tseslint.config(
     },
   },
   {
+    // The core (use cases, pipeline, transitions) depends on ports, never on adapters or the technology
+    // behind them: those are wired in by the composition root (shared/runtime) and the entrypoints.
+    files: ['shared/{usecases,pipeline,status,batches,dlq,tracking,chunking,documents,events,ports}/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/adapters/**', '**/runtime/**', '**/functions/**', '**/cli/**'],
+              message: 'The core imports ports (shared/ports), not adapters or the composition root.',
+            },
+            {
+              group: ['neo4j-driver', '@google-cloud/*', 'node:sqlite', 'express', 'winston'],
+              message: 'Technology belongs in shared/adapters/<tech>, behind a port.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Test bodies read untyped HTTP/JSON answers and pass jest matchers around.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {

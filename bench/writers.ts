@@ -12,13 +12,9 @@
  */
 import type { Driver } from 'neo4j-driver';
 import type { Chunk } from '../shared/chunking';
-import {
-  chunkId,
-  makeNeo4jGraphWriter,
-  type DocumentMeta,
-  type GraphWriter,
-} from '../shared/neo4j/graph-writer';
-import { makeNeo4jAccess, type Neo4jAccess } from '../shared/neo4j/access';
+import { chunkId, makeNeo4jGraphWriter } from '../shared/adapters/neo4j/graph-writer';
+import type { DocumentMeta, GraphWriter } from '../shared/ports/graph-writer';
+import { makeNeo4jAccess, type Neo4jAccess } from '../shared/adapters/neo4j/access';
 import type { Config } from '../shared/config';
 import { groupDocuments } from './raw';
 import { forEachConcurrent } from './stats';

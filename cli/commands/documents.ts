@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { DOCUMENT_ID_PATTERN } from '../../shared/documents/types';
 import type { Batch } from '../../shared/batches/types';
 import { badRequest, isStateStoreFull, type GraphmillError } from '../../shared/errors';
-import { isNeo4jOutage } from '../../shared/neo4j/errors';
+import { isGraphOutage } from '../../shared/ports/graph-writer';
 import { redactUrl } from '../../shared/secrets/redaction';
 import { runAndRecordGroup, submitBatch } from '../../shared/pipeline/orchestration';
 import type { Runtime } from '../../shared/runtime';
@@ -201,7 +201,7 @@ async function ingestDirect(
               durationMs: 0,
               error: { code: o.error.code, message: o.error.message },
             };
-        if (!o.ok && (isNeo4jOutage(o.error) || released)) stop ??= o.error;
+        if (!o.ok && (isGraphOutage(o.error) || released)) stop ??= o.error;
       });
       bar?.increment(group.length, { doc: group.at(-1)?.id ?? '' });
     }

@@ -4,7 +4,8 @@
  */
 import type { LogFields, Logger } from '../logging';
 import { secretRegistry, type SecretRegistry } from '../secrets/redaction';
-import type { Alert, Alerter } from './types';
+import type { Alert } from './types';
+import type { Alerter } from '../ports/alerter';
 
 /**
  * The alert as log fields. `message` and `severity` are renamed (`errorMessage`, `alertSeverity`): the

@@ -1,5 +1,6 @@
 /** An Alerter for tests: keeps every alert it is sent, in order. */
-import type { Alert, Alerter } from './types';
+import type { Alert } from './types';
+import type { Alerter } from '../ports/alerter';
 
 export class RecordingAlerter implements Alerter {
   readonly alerts: Alert[] = [];

@@ -17,8 +17,3 @@ export interface Alert {
   /** Alerts with the same key within the dedup window are sent once (default: derived from the fields). */
   readonly dedupeKey?: string;
 }
-
-export interface Alerter {
-  /** Resolves when the alert was handed off (or dropped); never rejects. */
-  send(alert: Alert): Promise<void>;
-}

@@ -1,9 +1,9 @@
 /** Writing dead letters, and re-driving the due ones through the same pipeline. */
 import { randomUUID } from 'node:crypto';
-import type { Alerter } from '../alerts/types';
+import type { Alerter } from '../ports/alerter';
 import { notFound, toGraphmillError, type GraphmillError } from '../errors';
 import type { Logger } from '../logging';
-import type { Clock } from '../resilience/time';
+import type { Clock } from '../ports/clock';
 import {
   DEFAULT_SCHEDULE,
   deadLetterIdFor,
@@ -13,7 +13,8 @@ import {
   recordFailure,
   type DeadLetterSchedule,
 } from './policy';
-import type { DeadLetter, DeadLetterOperation, DeadLetterStore } from './types';
+import type { DeadLetter, DeadLetterOperation } from './types';
+import type { DeadLetterStore } from '../ports/dead-letter-store';
 
 export interface DeadLetterDeps {
   readonly store: DeadLetterStore;

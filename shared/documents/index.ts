@@ -8,5 +8,4 @@ export {
   decodeText,
 } from './decode';
 export { inlineSource } from './inline';
-export { makeFileSource } from './file';
 export { makeSourceRouter, schemeOf } from './router';

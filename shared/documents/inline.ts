@@ -1,5 +1,5 @@
 import { contentTooLarge, unsupportedContent } from '../errors';
-import type { DocumentSource } from './types';
+import type { DocumentSource } from '../ports/document-source';
 
 /** Content stored on the record itself (`source: "inline:"`). */
 export const inlineSource: DocumentSource = {

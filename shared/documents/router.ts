@@ -1,6 +1,7 @@
 import { unsupportedContent } from '../errors';
 import type { DocumentRecord } from '../status/types';
-import type { DocumentSource, FetchOptions } from './types';
+import type { FetchOptions } from './types';
+import type { DocumentSource } from '../ports/document-source';
 
 /** Picks the source for a record by its URL scheme. A scheme nobody serves is a permanent error. */
 export function makeSourceRouter(sources: readonly DocumentSource[]): DocumentSource {

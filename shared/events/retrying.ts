@@ -1,5 +1,5 @@
 import type { Policy } from '../resilience';
-import type { EventPublisher } from './types';
+import type { EventPublisher } from '../ports/event-publisher';
 
 /**
  * Publishes under a bounded retry. Safe to repeat: every message carries its idempotency key, so a

@@ -34,12 +34,6 @@ export interface PublishOptions {
   readonly orderingKey?: string;
 }
 
-export interface EventPublisher {
-  /** Publishes JSON `data` to `topic`; resolves with the message id once the broker accepted it. */
-  publish(topic: string, data: unknown, options: PublishOptions): Promise<string>;
-  close(): Promise<void>;
-}
-
 /** What an event function receives: the CloudEvent an Eventarc Pub/Sub trigger delivers. */
 export interface PubSubCloudEvent {
   readonly id: string;

@@ -2,7 +2,7 @@
  * Dependency health: each check is a cheap call with its own timeout, results are cached (30 s by
  * default) so a health probe storm never becomes a load on the dependencies, and the report never hangs.
  */
-import type { Clock, Sleep } from '../resilience/time';
+import type { Clock, Sleep } from '../ports/clock';
 
 export interface HealthCheck {
   readonly name: string;

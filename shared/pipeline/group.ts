@@ -12,8 +12,8 @@
 import { iterateChunks, type Chunk } from '../chunking';
 import { decodeCheckedText } from '../documents';
 import { toGraphmillError, type GraphmillError } from '../errors';
-import { isNeo4jOutage } from '../neo4j/errors';
-import type { DocumentWrite, DocumentWriteResult } from '../neo4j/graph-writer';
+import { isGraphOutage } from '../ports/graph-writer';
+import type { DocumentWrite, DocumentWriteResult } from '../ports/graph-writer';
 import { claimAll, completeAll } from '../status/batch';
 import type { DocumentRecord, Stage } from '../status/types';
 import {
@@ -238,7 +238,7 @@ async function writeGroup(
     // memory or the connection down every time): split like a permanent failure, so that only the culprit
     // fails and its repeats are counted. One that never reached a statement is an outage: fail them all.
     const duringStatement = e.details?.['duringStatement'] === true;
-    if (isNeo4jOutage(e)) state.unavailable = e;
+    if (isGraphOutage(e)) state.unavailable = e;
     if (group.length === 1 || (e.retryable && !duringStatement)) {
       for (const p of group) await fail(p, e);
       return;
@@ -258,7 +258,7 @@ async function writeGroup(
         if (w) written.push({ p, w });
       } catch (single) {
         const s = toGraphmillError(single);
-        if (isNeo4jOutage(s)) state.unavailable = s;
+        if (isGraphOutage(s)) state.unavailable = s;
         await fail(p, s);
       }
     }

@@ -6,12 +6,14 @@
  * Event handlers follow one rule: a retryable failure throws (the broker redelivers), a permanent one
  * is recorded (status, dead letter, alert) and the event is acknowledged. Every handler is idempotent.
  */
-import type { Alerter } from '../alerts/types';
+import type { Alerter } from '../ports/alerter';
 import { summarizeBatch } from '../batches/transitions';
-import type { BatchStore, Batch, BatchSummary, UnitResult } from '../batches/types';
+import type { Batch, BatchSummary, UnitResult } from '../batches/types';
+import type { BatchStore } from '../ports/batch-store';
 import { writeDeadLetter, type DeadLetterDeps } from '../dlq/replay';
 import type { DeadLetterSchedule } from '../dlq/policy';
-import type { DeadLetterOperation, DeadLetterStore } from '../dlq/types';
+import type { DeadLetterOperation } from '../dlq/types';
+import type { DeadLetterStore } from '../ports/dead-letter-store';
 import { badRequest, notFound, toGraphmillError, type GraphmillError } from '../errors';
 import { boundedList, describeList } from '../errors/problem';
 import {
@@ -21,13 +23,15 @@ import {
   eventAgeMs,
   pubSubMessageMeta,
 } from '../events/codec';
-import type { EventPublisher, IngestRequest, PhaseCompletionEvent, PubSubCloudEvent } from '../events/types';
+import type { IngestRequest, PhaseCompletionEvent, PubSubCloudEvent } from '../events/types';
+import type { EventPublisher } from '../ports/event-publisher';
 import type { Logger } from '../logging';
 import type { Policy } from '../resilience';
-import type { Clock } from '../resilience/time';
+import type { Clock } from '../ports/clock';
 import { completionIdFor } from '../tracking/ids';
 import { reportTracking, reportTrackingMany, type CompletionTracker } from '../tracking/tracker';
-import type { CompletionLedger, CompletionRecord } from '../tracking/types';
+import type { CompletionRecord } from '../tracking/types';
+import type { CompletionLedger } from '../ports/completion-ledger';
 import { runDocumentGroup, type GroupOptions, type GroupResult } from './group';
 import { runDocument, type DocumentOutcome, type PipelineDeps } from './process-document';
 

@@ -4,12 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { iterateChunksOfPieces, type ChunkOptions } from '../chunking';
-import { DECODE_SLICE_BYTES, checkText, contentHash, decodeSlices, type DocumentSource } from '../documents';
+import { DECODE_SLICE_BYTES, checkText, contentHash, decodeSlices } from '../documents';
+import type { DocumentSource } from '../ports/document-source';
 import { GraphmillError, isStateStoreFull, leaseConflict, notFound, toGraphmillError } from '../errors';
 import type { Logger } from '../logging';
-import { isSameContent, type DocumentMeta, type GraphWriter } from '../neo4j/graph-writer';
-import type { Clock } from '../resilience/time';
-import type { ClaimResult, DocumentRecord, Stage, StatusStore } from '../status/types';
+import { isSameContent, type DocumentMeta, type GraphWriter } from '../ports/graph-writer';
+import type { Clock } from '../ports/clock';
+import type { ClaimResult, DocumentRecord, Stage } from '../status/types';
+import type { StatusStore } from '../ports/status-store';
 import { redactUrl } from '../secrets/redaction';
 import { DEFAULT_MAX_SAME_WRITE_FAILURES, escalateRepeatedFailure } from './repeated-failure';
 

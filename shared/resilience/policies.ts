@@ -28,7 +28,7 @@
 import { dependencyUnavailable, type GraphmillError } from '../errors';
 import type { Logger } from '../logging';
 import { errorCodeOf, isRetryable as defaultIsRetryable, retryAfterMs } from './classify';
-import type { Clock, Random, Sleep } from './time';
+import type { Clock, Random, Sleep } from '../ports/clock';
 
 /** The one interface every policy shares: run `fn` under the policy. `fn` receives the caller's signal. */
 export interface Policy {

@@ -2,7 +2,7 @@
  * Test doubles for the time ports, for every suite that exercises retries, breakers or caches: a manual
  * clock whose `sleep` records the requested delay and advances the clock instead of waiting.
  */
-import type { Clock, Random, Sleep } from './time';
+import type { Clock, Random, Sleep } from '../ports/clock';
 
 export interface FakeTime {
   readonly clock: Clock;

@@ -1,7 +1,4 @@
-/** Time, sleep and randomness are injected everywhere so tests are fast and deterministic. */
-export type Clock = () => number;
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
-export type Random = () => number;
+import type { Clock, Random, Sleep } from '../ports/clock';
 
 export const systemClock: Clock = () => Date.now();
 export const systemRandom: Random = () => Math.random();

@@ -11,23 +11,26 @@
  * start never loads what it does not use.
  */
 import { join } from 'node:path';
-import { makeAlerter, type ManagedAlerter } from '../alerts';
-import type { BatchStore } from '../batches/types';
-import { InMemoryBatchStore } from '../batches/memory';
+import { makeAlerter, type ManagedAlerter } from './alerter';
+import type { BatchStore } from '../ports/batch-store';
+import { InMemoryBatchStore } from '../adapters/memory/batch-store';
 import type { Config } from '../config';
 import { DEFAULT_SCHEDULE } from '../dlq/policy';
 import { writeDeadLetter } from '../dlq/replay';
-import type { DeadLetterStore } from '../dlq/types';
-import { InMemoryDeadLetterStore } from '../dlq/memory';
-import { inlineSource, makeFileSource, makeSourceRouter, type DocumentSource } from '../documents';
+import type { DeadLetterStore } from '../ports/dead-letter-store';
+import { InMemoryDeadLetterStore } from '../adapters/memory/dead-letter-store';
+import { inlineSource, makeSourceRouter } from '../documents';
+import { makeFileSource } from '../adapters/file/source';
+import type { DocumentSource } from '../ports/document-source';
 import { toGraphmillError } from '../errors';
-import type { EventPublisher } from '../events/types';
+import type { EventPublisher } from '../ports/event-publisher';
 import { withPublishRetries } from '../events/retrying';
-import type { LocalEventBus } from '../events/local-bus';
+import type { LocalEventBus } from '../adapters/local-bus/bus';
 import type { HealthCheck } from '../health';
 import type { Logger } from '../logging';
-import { makeNeo4jAccess, type Neo4jAccess } from '../neo4j/access';
-import { makeNeo4jGraphWriter, type GraphWriter } from '../neo4j/graph-writer';
+import { makeNeo4jAccess, type Neo4jAccess } from '../adapters/neo4j/access';
+import { makeNeo4jGraphWriter } from '../adapters/neo4j/graph-writer';
+import type { GraphWriter } from '../ports/graph-writer';
 import {
   handleIngestEvent,
   handlePhaseCompletion,
@@ -41,16 +44,17 @@ import {
   realSleep,
   systemClock,
   systemRandom,
-  type Clock,
   type ResilientPolicy,
-  type Sleep,
 } from '../resilience';
-import { CachedSecretStore, EnvSecretStore, type SecretStore } from '../secrets';
-import { InMemoryStatusStore, type StatusStore } from '../status';
+import type { Clock, Sleep } from '../ports/clock';
+import { CachedSecretStore, EnvSecretStore } from '../secrets';
+import type { SecretStore } from '../ports/secret-store';
+import { InMemoryStatusStore } from '../adapters/memory/status-store';
+import type { StatusStore } from '../ports/status-store';
 import { withRetries } from '../status/retrying';
 import { makeCompletionTracker, type CompletionTracker } from '../tracking/tracker';
-import type { CompletionLedger } from '../tracking/types';
-import { InMemoryCompletionLedger } from '../tracking/memory';
+import type { CompletionLedger } from '../ports/completion-ledger';
+import { InMemoryCompletionLedger } from '../adapters/memory/completion-ledger';
 
 export interface Runtime {
   readonly config: Config;
@@ -225,7 +229,7 @@ export function buildRuntime(config: Config, logger: Logger, overrides: RuntimeO
   if (overrides.secrets) rawSecrets = overrides.secrets;
   else if (config.secrets.backend === 'secret-manager') {
     const { SecretManagerSecretStore } =
-      require('../secrets/secret-manager') as typeof import('../secrets/secret-manager');
+      require('../adapters/secret-manager/secret-store') as typeof import('../adapters/secret-manager/secret-store');
     rawSecrets = new SecretManagerSecretStore({
       projectId: config.projectId ?? '',
       policy: makeResilientPolicy('secret-manager', RESILIENCE_PRESETS.secretManager, resilience),
@@ -280,12 +284,13 @@ export function buildRuntime(config: Config, logger: Logger, overrides: RuntimeO
   const sources: DocumentSource[] = [inlineSource, ...(overrides.sources ?? [])];
   if (config.mode === 'local') sources.push(makeFileSource(config.fileRoot));
   if (config.sources.https) {
-    const { makeHttpsSource } = require('../documents/https') as typeof import('../documents/https');
+    const { makeHttpsSource } =
+      require('../adapters/https/source') as typeof import('../adapters/https/source');
     sources.push(makeHttpsSource({ timeoutMs: config.sources.fetchTimeoutMs }));
   }
   {
     const { makeGcsSource } =
-      require('../adapters/storage/gcs-source') as typeof import('../adapters/storage/gcs-source');
+      require('../adapters/storage/source') as typeof import('../adapters/storage/source');
     sources.push(
       makeGcsSource({
         ...(config.projectId ? { projectId: config.projectId } : {}),
@@ -322,7 +327,8 @@ export function buildRuntime(config: Config, logger: Logger, overrides: RuntimeO
       logger,
     });
   } else {
-    const { LocalEventBus } = require('../events/local-bus') as typeof import('../events/local-bus');
+    const { LocalEventBus } =
+      require('../adapters/local-bus/bus') as typeof import('../adapters/local-bus/bus');
     bus = new LocalEventBus({
       logger,
       sleep,

@@ -1,8 +1,8 @@
 import type { Logger } from '../logging';
 import { errorCodeOf } from '../resilience/classify';
-import type { Clock } from '../resilience/time';
+import type { Clock } from '../ports/clock';
 import { secretRegistry, type SecretRegistry } from './redaction';
-import type { SecretStore } from './types';
+import type { SecretStore } from '../ports/secret-store';
 
 export interface CachedSecretStoreOptions {
   readonly clock: Clock;

@@ -1,7 +1,7 @@
 import type { Env } from '../config';
 import { configInvalid } from '../errors';
 import { secretRegistry, type SecretRegistry } from './redaction';
-import type { SecretStore } from './types';
+import type { SecretStore } from '../ports/secret-store';
 
 export interface EnvSecretStoreOptions {
   /** Prepended to the derived variable name: prefix `GRAPHMILL_` maps `neo4j-password` to `GRAPHMILL_NEO4J_PASSWORD`. */

@@ -1,10 +1,4 @@
-export type { SecretStore } from './types';
+export type { SecretStore } from '../ports/secret-store';
 export { EnvSecretStore, envVarNameFor, type EnvSecretStoreOptions } from './env';
-export {
-  SecretManagerSecretStore,
-  type AccessSecretVersionResponseLike,
-  type SecretManagerLike,
-  type SecretManagerSecretStoreOptions,
-} from './secret-manager';
 export { CachedSecretStore, type CachedSecretStoreOptions } from './cached';
 export { MIN_SECRET_LENGTH, REDACTED, SENSITIVE_KEY, SecretRegistry, secretRegistry } from './redaction';

@@ -10,8 +10,8 @@ import type {
   CompletionItem,
   DocumentRecord,
   NewDocument,
-  StatusStore,
 } from './types';
+import type { StatusStore } from '../ports/status-store';
 
 export async function registerAll(
   store: StatusStore,

@@ -1,3 +1,2 @@
 export * from './types';
-export { InMemoryStatusStore } from './memory';
 export { hasLiveLease } from './transitions';

@@ -1,6 +1,6 @@
 import { isLeaseLost } from '../errors';
 import type { Policy } from '../resilience';
-import type { StatusStore } from './types';
+import type { StatusStore } from '../ports/status-store';
 
 /** Carries an error through the retry policy untouched: a lost lease is final for this run. */
 class NotRetried extends Error {

@@ -4,11 +4,12 @@
  * breaker. It never throws: it returns what succeeded, and `reportTracking` turns that into the right
  * log severity and alert, so no caller can ignore a lost write.
  */
-import type { Alerter } from '../alerts/types';
+import type { Alerter } from '../ports/alerter';
 import { toGraphmillError } from '../errors';
 import type { Logger } from '../logging';
 import type { Policy } from '../resilience';
-import type { CompletionFilter, CompletionLedger, CompletionRecord, PhaseAggregate } from './types';
+import type { CompletionFilter, CompletionRecord, PhaseAggregate } from './types';
+import type { CompletionLedger } from '../ports/completion-ledger';
 
 export interface TrackingResult {
   readonly firestore: boolean;

@@ -23,7 +23,7 @@ import fc from 'fast-check';
 import type { Driver } from 'neo4j-driver';
 import { openStateDatabase } from '../../shared/adapters/sqlite/database';
 import { SqliteStatusStore } from '../../shared/adapters/sqlite/status-store';
-import { makeHttpsSource } from '../../shared/documents/https';
+import { makeHttpsSource } from '../../shared/adapters/https/source';
 import { installBodyErrorProblems } from '../../shared/http/body-errors';
 import type { LoadedHttpFunction } from '../../shared/runtime/lazy';
 import type { DocumentRecord } from '../../shared/status/types';

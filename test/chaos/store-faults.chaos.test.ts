@@ -18,8 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Batch } from '../../shared/batches/types';
 import { reconcile } from '../../shared/pipeline/orchestration';
-import { InMemoryCompletionLedger } from '../../shared/tracking/memory';
-import type { CompletionLedger, CompletionRecord } from '../../shared/tracking/types';
+import { InMemoryCompletionLedger } from '../../shared/adapters/memory/completion-ledger';
+import type { CompletionRecord } from '../../shared/tracking/types';
+import type { CompletionLedger } from '../../shared/ports/completion-ledger';
 import type { TrackingResult } from '../../shared/tracking/tracker';
 import {
   COMPLETION_LEDGER_SPEC,
@@ -32,8 +33,8 @@ import {
 } from '../support/faults';
 import { openStateDatabase } from '../../shared/adapters/sqlite/database';
 import { SqliteStatusStore } from '../../shared/adapters/sqlite/status-store';
-import type { StatusStore } from '../../shared/status/types';
-import { MemoryGraphWriter } from '../support/memory-graph-writer';
+import type { StatusStore } from '../../shared/ports/status-store';
+import { MemoryGraphWriter } from '../../shared/adapters/memory/graph-writer';
 import { OutputCapture, scanForSecrets, leakFigures } from './support/capture';
 import { makeCorpus } from './support/corpus';
 import {

@@ -1,9 +1,10 @@
 /** The BatchStore contract, run against every adapter (see subjects.ts). */
 import { FirestoreBatchStore } from '../../shared/adapters/firestore/batch-store';
 import { SqliteBatchStore } from '../../shared/adapters/sqlite/batch-store';
-import { InMemoryBatchStore } from '../../shared/batches/memory';
+import { InMemoryBatchStore } from '../../shared/adapters/memory/batch-store';
 import { MAX_BATCH_STATE_BYTES } from '../../shared/batches/transitions';
-import type { BatchStore, NewBatch, UnitOutcome, UnitResult } from '../../shared/batches/types';
+import type { NewBatch, UnitOutcome, UnitResult } from '../../shared/batches/types';
+import type { BatchStore } from '../../shared/ports/batch-store';
 import { describeContract, type Subject } from './subjects';
 
 const T0 = 1_700_000_000_000;

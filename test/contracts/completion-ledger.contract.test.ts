@@ -2,8 +2,9 @@
 import { FirestoreCompletionLedger } from '../../shared/adapters/firestore/completion-ledger';
 import { SqliteCompletionLedger } from '../../shared/adapters/sqlite/completion-ledger';
 import { completionIdFor } from '../../shared/tracking/ids';
-import { InMemoryCompletionLedger } from '../../shared/tracking/memory';
-import type { CompletionLedger, CompletionRecord } from '../../shared/tracking/types';
+import { InMemoryCompletionLedger } from '../../shared/adapters/memory/completion-ledger';
+import type { CompletionRecord } from '../../shared/tracking/types';
+import type { CompletionLedger } from '../../shared/ports/completion-ledger';
 import { describeContract, type Subject } from './subjects';
 
 const T0 = 1_700_000_000_000;

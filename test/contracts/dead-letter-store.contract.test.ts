@@ -1,8 +1,9 @@
 /** The DeadLetterStore contract, run against every adapter (see subjects.ts). */
 import { FirestoreDeadLetterStore } from '../../shared/adapters/firestore/dead-letter-store';
 import { SqliteDeadLetterStore } from '../../shared/adapters/sqlite/dead-letter-store';
-import { InMemoryDeadLetterStore } from '../../shared/dlq/memory';
-import type { DeadLetter, DeadLetterStore } from '../../shared/dlq/types';
+import { InMemoryDeadLetterStore } from '../../shared/adapters/memory/dead-letter-store';
+import type { DeadLetter } from '../../shared/dlq/types';
+import type { DeadLetterStore } from '../../shared/ports/dead-letter-store';
 import { describeContract, type Subject } from './subjects';
 
 const T0 = 1_700_000_000_000;

@@ -8,9 +8,9 @@ import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { PubSubEventPublisher } from '../../shared/adapters/pubsub/publisher';
 import { GraphmillError } from '../../shared/errors';
 import { decodePubSubMessage, pubSubMessageMeta } from '../../shared/events/codec';
-import { LocalEventBus } from '../../shared/events/local-bus';
-import { InMemoryEventPublisher } from '../../shared/events/memory';
-import type { EventPublisher } from '../../shared/events/types';
+import { LocalEventBus } from '../../shared/adapters/local-bus/bus';
+import { InMemoryEventPublisher } from '../../shared/adapters/memory/event-publisher';
+import type { EventPublisher } from '../../shared/ports/event-publisher';
 import { z } from 'zod';
 
 interface Observed {

@@ -5,7 +5,9 @@
 import { FirestoreStatusStore } from '../../shared/adapters/firestore/status-store';
 import { SqliteStatusStore } from '../../shared/adapters/sqlite/status-store';
 import { GraphmillError } from '../../shared/errors';
-import { InMemoryStatusStore, type CompletionUpdate, type StatusStore } from '../../shared/status';
+import { type CompletionUpdate } from '../../shared/status';
+import { InMemoryStatusStore } from '../../shared/adapters/memory/status-store';
+import type { StatusStore } from '../../shared/ports/status-store';
 import { claimAll, completeAll, registerAll } from '../../shared/status/batch';
 import { describeContract, type Subject } from './subjects';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStateDatabase } from '../../shared/adapters/sqlite/database';
 import { SqliteStatusStore } from '../../shared/adapters/sqlite/status-store';
-import { makeHttpsSource, type ConnectTarget } from '../../shared/documents/https';
+import { makeHttpsSource, type ConnectTarget } from '../../shared/adapters/https/source';
 import neo4j from 'neo4j-driver';
 import { secretForms } from '../chaos/support/capture';
 import { runCli } from '../support/cli';

@@ -6,13 +6,9 @@ import { randomUUID } from 'node:crypto';
 import neo4j, { type Driver } from 'neo4j-driver';
 import { chunkText, iterateChunks, type Chunk } from '../../shared/chunking';
 import { dependencyUnavailable } from '../../shared/errors';
-import { makeNeo4jAccess, type Neo4jAccess, type Neo4jAccessDeps } from '../../shared/neo4j/access';
-import {
-  makeNeo4jGraphWriter,
-  SCHEMA_INDEX_NAMES,
-  type DocumentMeta,
-  type GraphWriter,
-} from '../../shared/neo4j/graph-writer';
+import { makeNeo4jAccess, type Neo4jAccess, type Neo4jAccessDeps } from '../../shared/adapters/neo4j/access';
+import { makeNeo4jGraphWriter, SCHEMA_INDEX_NAMES } from '../../shared/adapters/neo4j/graph-writer';
+import type { DocumentMeta, GraphWriter } from '../../shared/ports/graph-writer';
 import { makeCapturingLogger } from '../support/capturing-logger';
 import { graphProblems, inspectDocument } from '../support/graph-inspect';
 import { neo4jConnection } from '../support/neo4j';

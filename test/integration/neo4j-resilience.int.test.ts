@@ -15,7 +15,7 @@ import request from 'supertest';
 import { openStateDatabase } from '../../shared/adapters/sqlite/database';
 import { SqliteStatusStore } from '../../shared/adapters/sqlite/status-store';
 import type { LoadedHttpFunction } from '../../shared/runtime/lazy';
-import type { SecretStore } from '../../shared/secrets';
+import type { SecretStore } from '../../shared/ports/secret-store';
 import { loadOrchestrate } from '../../functions/orchestrate/wiring';
 import { killLocalNeo4j, resolveNeo4j, restartLocalNeo4j, stopNeo4j } from '../../scripts/neo4j/provision';
 import { neo4jConnection, type Neo4jTestConnection } from '../support/neo4j';

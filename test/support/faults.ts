@@ -13,9 +13,9 @@
  * hands out only behind its retry wrapper). The last two return the undo.
  */
 import { dependencyUnavailable } from '../../shared/errors';
-import type { EventPublisher } from '../../shared/events/types';
-import type { StatusStore } from '../../shared/status/types';
-import type { CompletionLedger } from '../../shared/tracking/types';
+import type { EventPublisher } from '../../shared/ports/event-publisher';
+import type { StatusStore } from '../../shared/ports/status-store';
+import type { CompletionLedger } from '../../shared/ports/completion-ledger';
 import { mulberry32 } from './fault-proxy';
 
 export type FaultOutcome = 'ok' | 'unavailable' | 'ack_lost';

@@ -40,14 +40,14 @@ import {
   type GraphmillError,
 } from '../../errors';
 import { isRetryable, isRetryableHttpStatus, retryAfterMs } from '../../resilience/classify';
-import type { Clock } from '../../resilience/time';
+import type { Clock } from '../../ports/clock';
 import type {
   CompletionFilter,
-  CompletionLedger,
   CompletionRecord,
   CompletionStatus,
   PhaseAggregate,
 } from '../../tracking/types';
+import type { CompletionLedger } from '../../ports/completion-ledger';
 
 /** Runs `fn` under a retry policy, e.g. `(fn) => policy.execute(() => fn())`. */
 export type Retry = <T>(fn: () => Promise<T>) => Promise<T>;

@@ -6,7 +6,8 @@ import {
   markOverdue,
   recordUnitOutcome,
 } from '../../batches/transitions';
-import type { Batch, BatchStore, BatchSummary, NewBatch, UnitOutcome, UnitResult } from '../../batches/types';
+import type { Batch, BatchSummary, NewBatch, UnitOutcome, UnitResult } from '../../batches/types';
+import type { BatchStore } from '../../ports/batch-store';
 import {
   COLLECTIONS,
   TRANSACTION_ATTEMPTS,

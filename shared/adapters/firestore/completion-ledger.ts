@@ -1,11 +1,7 @@
 import type { DocumentReference } from '@google-cloud/firestore';
 import { foldAggregate } from '../../tracking/aggregate';
-import type {
-  CompletionFilter,
-  CompletionLedger,
-  CompletionRecord,
-  PhaseAggregate,
-} from '../../tracking/types';
+import type { CompletionFilter, CompletionRecord, PhaseAggregate } from '../../tracking/types';
+import type { CompletionLedger } from '../../ports/completion-ledger';
 import {
   COLLECTIONS,
   TRANSACTION_ATTEMPTS,

@@ -1,6 +1,7 @@
 import type { DocumentReference } from '@google-cloud/firestore';
 import { byDueAt, claimEntry, isClaimable } from '../../dlq/transitions';
-import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../../dlq/types';
+import type { DeadLetter, DeadLetterFilter } from '../../dlq/types';
+import type { DeadLetterStore } from '../../ports/dead-letter-store';
 import {
   COLLECTIONS,
   TRANSACTION_ATTEMPTS,

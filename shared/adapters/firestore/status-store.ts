@@ -16,8 +16,8 @@ import type {
   FailedStatus,
   NewDocument,
   Stage,
-  StatusStore,
 } from '../../status/types';
+import type { StatusStore } from '../../ports/status-store';
 import {
   COLLECTIONS,
   TRANSACTION_ATTEMPTS,

@@ -25,7 +25,8 @@ import {
   type GraphmillError,
 } from '../../errors';
 import { encodeMessageData, messageAttributes } from '../../events/codec';
-import type { EventPublisher, PublishOptions } from '../../events/types';
+import type { PublishOptions } from '../../events/types';
+import type { EventPublisher } from '../../ports/event-publisher';
 import type { Logger } from '../../logging';
 import { errorCodeOf, isRetryable } from '../../resilience/classify';
 

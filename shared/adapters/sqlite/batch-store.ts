@@ -1,6 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { completeBatch, createBatch, markOverdue, recordUnitOutcome } from '../../batches/transitions';
-import type { Batch, BatchStore, BatchSummary, NewBatch, UnitOutcome, UnitResult } from '../../batches/types';
+import type { Batch, BatchSummary, NewBatch, UnitOutcome, UnitResult } from '../../batches/types';
+import type { BatchStore } from '../../ports/batch-store';
 import { inTransaction, prepared, settle } from './database';
 
 /**

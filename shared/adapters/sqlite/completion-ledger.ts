@@ -1,11 +1,7 @@
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { foldAggregate } from '../../tracking/aggregate';
-import type {
-  CompletionFilter,
-  CompletionLedger,
-  CompletionRecord,
-  PhaseAggregate,
-} from '../../tracking/types';
+import type { CompletionFilter, CompletionRecord, PhaseAggregate } from '../../tracking/types';
+import type { CompletionLedger } from '../../ports/completion-ledger';
 import { inTransaction, prepared, settle } from './database';
 
 /**

@@ -1,6 +1,7 @@
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { claimEntry, isClaimable } from '../../dlq/transitions';
-import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../../dlq/types';
+import type { DeadLetter, DeadLetterFilter } from '../../dlq/types';
+import type { DeadLetterStore } from '../../ports/dead-letter-store';
 import { inTransaction, prepared, settle } from './database';
 
 /**

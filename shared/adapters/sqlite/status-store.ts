@@ -19,8 +19,8 @@ import type {
   FailedStatus,
   NewDocument,
   Stage,
-  StatusStore,
 } from '../../status/types';
+import type { StatusStore } from '../../ports/status-store';
 import { inTransaction, prepared, refuseWhenFull, settle } from './database';
 
 /** The embedded default StatusStore: one row per document, the record as JSON, transitions in transactions. */

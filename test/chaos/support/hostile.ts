@@ -14,7 +14,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect as netConnect, isIP } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { ConnectTarget, Connector, Resolver } from '../../../shared/documents/https';
+import type { ConnectTarget, Connector, Resolver } from '../../../shared/adapters/https/source';
 
 /** A documentation-range-free public address that only ever maps to the loopback server below. */
 export const FAKE_PUBLIC = '93.184.216.34';

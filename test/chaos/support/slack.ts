@@ -5,9 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { SlackAlerter } from '../../../shared/alerts';
+import { SlackAlerter } from '../../../shared/adapters/slack/alerter';
 import type { Logger } from '../../../shared/logging';
-import { EnvSecretStore, type SecretStore } from '../../../shared/secrets';
+import { EnvSecretStore } from '../../../shared/secrets';
+import type { SecretStore } from '../../../shared/ports/secret-store';
 
 export interface SlackReceiver {
   readonly url: string;

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
-import { SYNC_READ_LIMIT, makeFileSource } from '../../../shared/documents/file';
+import { SYNC_READ_LIMIT, makeFileSource } from '../../../shared/adapters/file/source';
 import { GraphmillError } from '../../../shared/errors';
 import type { DocumentRecord } from '../../../shared/status/types';
 
@@ -312,7 +312,7 @@ const NO_SWITCH = 'skipped: needs root and setpriv to read as the nobody user';
 function compileForOtherUsers(into: string): string {
   const repo = join(__dirname, '..', '..', '..');
   for (const [from, to] of [
-    ['shared/documents/file.ts', 'documents/file.js'],
+    ['shared/adapters/file/source.ts', 'adapters/file/source.js'],
     ['shared/errors/index.ts', 'errors/index.js'],
   ] as const) {
     const out = ts.transpileModule(readFileSync(join(repo, from), 'utf8'), {
@@ -325,7 +325,7 @@ function compileForOtherUsers(into: string): string {
     mkdirSync(dirname(join(into, to)), { recursive: true, mode: 0o755 });
     writeFileSync(join(into, to), out.outputText, { mode: 0o644 });
   }
-  return join(into, 'documents', 'file.js');
+  return join(into, 'adapters', 'file', 'source.js');
 }
 
 (CAN_SWITCH_USER ? it : it.skip)(

@@ -21,11 +21,7 @@ import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { CRC32C } from '@google-cloud/storage';
-import {
-  makeGcsSource,
-  parseGsUrl,
-  type GcsSourceOptions,
-} from '../../../shared/adapters/storage/gcs-source';
+import { makeGcsSource, parseGsUrl, type GcsSourceOptions } from '../../../shared/adapters/storage/source';
 import { GraphmillError } from '../../../shared/errors';
 import { makeRetry } from '../../../shared/resilience/policies';
 import { fixedRandom, makeFakeTime } from '../../../shared/resilience/testing';
@@ -316,7 +312,7 @@ it('does not load @google-cloud/storage until the first fetch', async () => {
       return jest.requireActual<object>('@google-cloud/storage');
     });
     const lazy =
-      require('../../../shared/adapters/storage/gcs-source') as typeof import('../../../shared/adapters/storage/gcs-source');
+      require('../../../shared/adapters/storage/source') as typeof import('../../../shared/adapters/storage/source');
     const src = lazy.makeGcsSource({ apiEndpoint: endpoint });
     expect(loads).toBe(0);
     pending = src.fetch(record('gs://docs/small.txt'), { maxBytes: 100 });

@@ -19,7 +19,7 @@ import {
   forbiddenAddressReason,
   isForbiddenAddress,
   isForbiddenHostname,
-} from '../../../shared/documents/address-policy';
+} from '../../../shared/adapters/https/address-policy';
 import {
   makeConnector,
   makeHttpsSource,
@@ -27,7 +27,7 @@ import {
   type Connector,
   type HttpsSourceOptions,
   type Resolver,
-} from '../../../shared/documents/https';
+} from '../../../shared/adapters/https/source';
 import { inlineSource } from '../../../shared/documents/inline';
 import { makeSourceRouter } from '../../../shared/documents/router';
 import type { DocumentRecord } from '../../../shared/status/types';

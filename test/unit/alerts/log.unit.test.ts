@@ -1,4 +1,6 @@
-import { LogAlerter, RecordingAlerter, SlackAlerter, makeAlerter, type Alert } from '../../../shared/alerts';
+import { LogAlerter, RecordingAlerter, type Alert } from '../../../shared/alerts';
+import { SlackAlerter } from '../../../shared/adapters/slack/alerter';
+import { makeAlerter } from '../../../shared/runtime/alerter';
 import type { LogFields, Logger } from '../../../shared/logging';
 import { SecretRegistry } from '../../../shared/secrets/redaction';
 

@@ -10,7 +10,7 @@ import {
   buildSlackMessage,
   type SlackAlerterOptions,
   type SlackMessage,
-} from '../../../shared/alerts/slack';
+} from '../../../shared/adapters/slack/alerter';
 import type { Alert } from '../../../shared/alerts/types';
 import type { LogFields, Logger } from '../../../shared/logging';
 import { fixedRandom, makeFakeTime } from '../../../shared/resilience/testing';

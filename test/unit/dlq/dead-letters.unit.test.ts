@@ -1,6 +1,6 @@
 /** Dead-letter schedules per error class, replay, exhaustion to manual review (alerted once), resolve. */
 import { RecordingAlerter } from '../../../shared/alerts/recording';
-import { InMemoryDeadLetterStore } from '../../../shared/dlq/memory';
+import { InMemoryDeadLetterStore } from '../../../shared/adapters/memory/dead-letter-store';
 import {
   DEFAULT_SCHEDULE,
   deadLetterIdFor,

@@ -1,6 +1,6 @@
 import { dependencyUnavailable } from '../../../shared/errors';
 import { decodePubSubMessage, pubSubMessageMeta } from '../../../shared/events/codec';
-import { LocalEventBus, type LocalEventBusOptions } from '../../../shared/events/local-bus';
+import { LocalEventBus, type LocalEventBusOptions } from '../../../shared/adapters/local-bus/bus';
 import type { PubSubCloudEvent } from '../../../shared/events/types';
 import { fixedRandom, makeFakeTime } from '../../../shared/resilience/testing';
 import { z } from 'zod';

@@ -8,9 +8,9 @@ import request from 'supertest';
 import { inlineSource, makeSourceRouter } from '../../../shared/documents';
 import { makeLogger, traceFields } from '../../../shared/logging';
 import { secretRegistry } from '../../../shared/secrets';
-import { InMemoryStatusStore } from '../../../shared/status';
+import { InMemoryStatusStore } from '../../../shared/adapters/memory/status-store';
 import { makeOrchestrateHandler } from '../../../functions/orchestrate/handler';
-import { MemoryGraphWriter } from '../../support/memory-graph-writer';
+import { MemoryGraphWriter } from '../../../shared/adapters/memory/graph-writer';
 
 const SECRET = 'neo4j-pw-Xq7!zz19';
 let out: string[] = [];

@@ -1,5 +1,5 @@
 import { Neo4jError } from 'neo4j-driver';
-import { classifyNeo4jError, isNeo4jConnectivityError } from '../../../shared/neo4j/errors';
+import { classifyNeo4jError, isNeo4jConnectivityError } from '../../../shared/adapters/neo4j/errors';
 
 const err = (code: string) => new Neo4jError(`server said ${code}`, code, 'N/A', 'N/A');
 

@@ -13,7 +13,7 @@ import { installBodyErrorProblems } from '../../../shared/http/body-errors';
 import { makeLogger } from '../../../shared/logging';
 import { buildRuntime, type Runtime } from '../../../shared/runtime';
 import { makeOrchestrateHandler } from '../../../functions/orchestrate/handler';
-import { MemoryGraphWriter } from '../../support/memory-graph-writer';
+import { MemoryGraphWriter } from '../../../shared/adapters/memory/graph-writer';
 
 const env = {
   NEO4J_URI: 'bolt://127.0.0.1:1',

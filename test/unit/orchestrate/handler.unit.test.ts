@@ -9,15 +9,16 @@ import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
-import { inlineSource, makeSourceRouter, type DocumentSource } from '../../../shared/documents';
+import { inlineSource, makeSourceRouter } from '../../../shared/documents';
+import type { DocumentSource } from '../../../shared/ports/document-source';
 import { dependencyUnavailable } from '../../../shared/errors';
 import { installBodyErrorProblems } from '../../../shared/http/body-errors';
 import { REQUEST_BYTES_CEILING } from '../../../shared/http/limits';
 import { silentLogger } from '../../../shared/logging';
 import type { PipelineDeps } from '../../../shared/pipeline';
-import { InMemoryStatusStore } from '../../../shared/status';
+import { InMemoryStatusStore } from '../../../shared/adapters/memory/status-store';
 import { makeOrchestrateHandler } from '../../../functions/orchestrate/handler';
-import { MemoryGraphWriter } from '../../support/memory-graph-writer';
+import { MemoryGraphWriter } from '../../../shared/adapters/memory/graph-writer';
 
 const bytesSource: DocumentSource = {
   schemes: ['test:'],

@@ -18,8 +18,8 @@ import {
   type PhaseTrigger,
 } from '../../../shared/pipeline/orchestration';
 import { buildRuntime, type Runtime } from '../../../shared/runtime';
-import { InMemoryCompletionLedger } from '../../../shared/tracking/memory';
-import { MemoryGraphWriter } from '../../support/memory-graph-writer';
+import { InMemoryCompletionLedger } from '../../../shared/adapters/memory/completion-ledger';
+import { MemoryGraphWriter } from '../../../shared/adapters/memory/graph-writer';
 
 const env = {
   NEO4J_URI: 'bolt://127.0.0.1:1',

@@ -7,14 +7,17 @@ import { openMemoryDatabase } from '../../../shared/adapters/sqlite/database';
 import { SqliteStatusStore } from '../../../shared/adapters/sqlite/status-store';
 import type { Chunk } from '../../../shared/chunking';
 import { chunkText } from '../../../shared/chunking';
-import { inlineSource, type DocumentSource, type FetchOptions } from '../../../shared/documents';
+import { inlineSource, type FetchOptions } from '../../../shared/documents';
+import type { DocumentSource } from '../../../shared/ports/document-source';
 import { contentTooLarge, dependencyUnavailable, GraphmillError } from '../../../shared/errors';
 import { silentLogger } from '../../../shared/logging';
-import type { DocumentWrite, DocumentWriteResult } from '../../../shared/neo4j/graph-writer';
+import type { DocumentWrite, DocumentWriteResult } from '../../../shared/ports/graph-writer';
 import { runDocumentGroup, type GroupResult } from '../../../shared/pipeline/group';
 import type { DocumentRequest, PipelineDeps } from '../../../shared/pipeline/process-document';
-import { InMemoryStatusStore, type DocumentRecord, type StatusStore } from '../../../shared/status';
-import { MemoryGraphWriter } from '../../support/memory-graph-writer';
+import { type DocumentRecord } from '../../../shared/status';
+import { InMemoryStatusStore } from '../../../shared/adapters/memory/status-store';
+import type { StatusStore } from '../../../shared/ports/status-store';
+import { MemoryGraphWriter } from '../../../shared/adapters/memory/graph-writer';
 
 const CHUNKING = { chunkSize: 60, chunkOverlap: 10 };
 /** The memory writer below is built with a write batch of 5 chunks; groups are written at >= 8. */

@@ -8,10 +8,11 @@ import { SqliteStatusStore } from '../../../shared/adapters/sqlite/status-store'
 import { inlineSource } from '../../../shared/documents';
 import { dependencyUnavailable, GraphmillError, withDetails } from '../../../shared/errors';
 import { silentLogger } from '../../../shared/logging';
-import type { GraphWriter } from '../../../shared/neo4j/graph-writer';
+import type { GraphWriter } from '../../../shared/ports/graph-writer';
 import { runDocument, type PipelineDeps } from '../../../shared/pipeline/process-document';
-import { InMemoryStatusStore, type StatusStore } from '../../../shared/status';
-import { MemoryGraphWriter } from '../../support/memory-graph-writer';
+import { InMemoryStatusStore } from '../../../shared/adapters/memory/status-store';
+import type { StatusStore } from '../../../shared/ports/status-store';
+import { MemoryGraphWriter } from '../../../shared/adapters/memory/graph-writer';
 
 const serverWentAway = () =>
   withDetails(dependencyUnavailable('Neo4j is unavailable (ServiceUnavailable); retry later'), {

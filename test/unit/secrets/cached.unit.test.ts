@@ -1,5 +1,6 @@
 import { dependencyUnavailable } from '../../../shared/errors';
-import { CachedSecretStore, SecretRegistry, type SecretStore } from '../../../shared/secrets';
+import { CachedSecretStore, SecretRegistry } from '../../../shared/secrets';
+import type { SecretStore } from '../../../shared/ports/secret-store';
 import { makeFakeTime } from '../../../shared/resilience/testing';
 import { makeCapturingLogger } from '../../support/capturing-logger';
 

@@ -15,7 +15,8 @@ jest.mock('@google-cloud/secret-manager', () => {
   };
 });
 
-import { SecretManagerSecretStore, SecretRegistry } from '../../../shared/secrets';
+import { SecretRegistry } from '../../../shared/secrets';
+import { SecretManagerSecretStore } from '../../../shared/adapters/secret-manager/secret-store';
 
 it('loads @google-cloud/secret-manager only on the first get', async () => {
   const store = new SecretManagerSecretStore({ projectId: 'proj', registry: new SecretRegistry() });

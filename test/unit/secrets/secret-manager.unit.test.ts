@@ -1,12 +1,12 @@
 import { isGraphmillError } from '../../../shared/errors';
 import { makeRetry } from '../../../shared/resilience';
 import { fixedRandom, makeFakeTime } from '../../../shared/resilience/testing';
+import { SecretRegistry } from '../../../shared/secrets';
 import {
   SecretManagerSecretStore,
-  SecretRegistry,
   type AccessSecretVersionResponseLike,
   type SecretManagerLike,
-} from '../../../shared/secrets';
+} from '../../../shared/adapters/secret-manager/secret-store';
 
 type Answer = AccessSecretVersionResponseLike | Error;
 

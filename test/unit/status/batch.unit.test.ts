@@ -8,7 +8,9 @@ import { SqliteStatusStore } from '../../../shared/adapters/sqlite/status-store'
 import { dependencyUnavailable, GraphmillError, leaseLost } from '../../../shared/errors';
 import { makeRetry } from '../../../shared/resilience';
 import { fixedRandom, makeFakeTime } from '../../../shared/resilience/testing';
-import { InMemoryStatusStore, type CompletionUpdate, type StatusStore } from '../../../shared/status';
+import { type CompletionUpdate } from '../../../shared/status';
+import { InMemoryStatusStore } from '../../../shared/adapters/memory/status-store';
+import type { StatusStore } from '../../../shared/ports/status-store';
 import { claimAll, completeAll, registerAll } from '../../../shared/status/batch';
 import { withRetries } from '../../../shared/status/retrying';
 

@@ -8,9 +8,10 @@ import { RecordingAlerter } from '../../../shared/alerts/recording';
 import { dependencyUnavailable } from '../../../shared/errors';
 import { RESILIENCE_PRESETS, makeResilientPolicy } from '../../../shared/resilience';
 import { fixedRandom, makeFakeTime } from '../../../shared/resilience/testing';
-import { InMemoryCompletionLedger } from '../../../shared/tracking/memory';
+import { InMemoryCompletionLedger } from '../../../shared/adapters/memory/completion-ledger';
 import { makeCompletionTracker, reportTracking, reportTrackingMany } from '../../../shared/tracking/tracker';
-import type { CompletionLedger, CompletionRecord } from '../../../shared/tracking/types';
+import type { CompletionRecord } from '../../../shared/tracking/types';
+import type { CompletionLedger } from '../../../shared/ports/completion-ledger';
 import { makeCapturingLogger } from '../../support/capturing-logger';
 
 /** A ledger whose writes fail the first `failures` times (Infinity: always). */

@@ -31,8 +31,8 @@ import {
   sourceForbidden,
   unsupportedContent,
   type GraphmillError,
-} from '../errors';
-import { isRetryableHttpStatus, parseRetryAfter } from '../resilience/classify';
+} from '../../errors';
+import { isRetryableHttpStatus, parseRetryAfter } from '../../resilience/classify';
 import {
   forbiddenAddressReason,
   isForbiddenHostname,
@@ -40,8 +40,9 @@ import {
   normalizeHostname,
   type AddressPolicy,
 } from './address-policy';
-import { redactUrl } from '../secrets/redaction';
-import type { DocumentSource, FetchOptions } from './types';
+import { redactUrl } from '../../secrets/redaction';
+import type { FetchOptions } from '../../documents/types';
+import type { DocumentSource } from '../../ports/document-source';
 
 export interface ResolvedAddress {
   readonly address: string;

@@ -27,7 +27,8 @@ import {
   type GraphmillError,
 } from '../../errors';
 import { isRetryable, isRetryableHttpStatus, retryAfterMs } from '../../resilience/classify';
-import type { DocumentSource, FetchOptions } from '../../documents/types';
+import type { FetchOptions } from '../../documents/types';
+import type { DocumentSource } from '../../ports/document-source';
 
 /** Runs `fn` under a retry policy, e.g. `(fn) => policy.execute(() => fn())`. */
 export type Retry = <T>(fn: () => Promise<T>) => Promise<T>;

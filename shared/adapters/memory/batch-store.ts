@@ -5,8 +5,9 @@ import {
   isOverdue,
   markOverdue,
   recordUnitOutcome,
-} from './transitions';
-import type { Batch, BatchStore, BatchSummary, NewBatch, UnitOutcome, UnitResult } from './types';
+} from '../../batches/transitions';
+import type { Batch, BatchSummary, NewBatch, UnitOutcome, UnitResult } from '../../batches/types';
+import type { BatchStore } from '../../ports/batch-store';
 
 /**
  * Batches kept in a Map. Each method runs synchronously between awaits, which makes every transition

@@ -19,9 +19,9 @@
  * The webhook URL is a secret: it is read through the injected `webhookUrl()` (Secret Manager on GCP) per
  * delivery, registered for redaction, and never logged: failures are logged by code, never by message.
  */
-import { configInvalid } from '../errors';
-import type { Logger } from '../logging';
-import { errorCodeOf, isRetryable } from '../resilience/classify';
+import { configInvalid } from '../../errors';
+import type { Logger } from '../../logging';
+import { errorCodeOf, isRetryable } from '../../resilience/classify';
 import {
   RESILIENCE_PRESETS,
   makeBreaker,
@@ -30,18 +30,13 @@ import {
   type BreakerTuning,
   type Policy,
   type RetryTuning,
-} from '../resilience/policies';
-import {
-  realSleep,
-  systemClock,
-  systemRandom,
-  type Clock,
-  type Random,
-  type Sleep,
-} from '../resilience/time';
-import { secretRegistry, type SecretRegistry } from '../secrets/redaction';
-import { alertLogFields } from './log';
-import type { Alert, AlertSeverity, Alerter } from './types';
+} from '../../resilience/policies';
+import { realSleep, systemClock, systemRandom } from '../../resilience/time';
+import type { Clock, Random, Sleep } from '../../ports/clock';
+import { secretRegistry, type SecretRegistry } from '../../secrets/redaction';
+import { alertLogFields } from '../../alerts/log';
+import type { Alert, AlertSeverity } from '../../alerts/types';
+import type { Alerter } from '../../ports/alerter';
 
 export interface SlackAlerterOptions {
   /** Reads the webhook URL (Secret Manager on GCP, env locally). Called per delivery; cache it upstream. */

@@ -3,9 +3,10 @@
  * publications. It encodes and validates exactly like the real adapter (codec.ts), so a message the
  * Pub/Sub publisher would reject is rejected here too, and what it records is what the wire would carry.
  */
-import { dependencyUnavailable } from '../errors';
-import { encodeMessageData, messageAttributes } from './codec';
-import type { EventPublisher, PublishOptions } from './types';
+import { dependencyUnavailable } from '../../errors';
+import { encodeMessageData, messageAttributes } from '../../events/codec';
+import type { PublishOptions } from '../../events/types';
+import type { EventPublisher } from '../../ports/event-publisher';
 
 export interface PublishedMessage {
   readonly topic: string;

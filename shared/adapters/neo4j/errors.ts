@@ -1,5 +1,5 @@
 import { Neo4jError, error as neo4jErrors, isRetryableError } from 'neo4j-driver';
-import { GraphmillError, contentTooLarge, dependencyUnavailable, isGraphmillError } from '../errors';
+import { GraphmillError, contentTooLarge, dependencyUnavailable, isGraphmillError } from '../../errors';
 
 export const NEO4J_AUTH_ERROR_CODES = [
   'Neo.ClientError.Security.Unauthorized',
@@ -33,13 +33,6 @@ export const NEO4J_RETRY_AFTER_SECONDS = 30;
 /** Neo4j did not answer (or not properly) after graphmill's own retries: what classifyNeo4jError reports. */
 export const isNeo4jUnavailable = (err: unknown): err is GraphmillError =>
   isGraphmillError(err) && err.code === 'dependency_unavailable' && err.details?.['dependency'] === 'neo4j';
-
-/**
- * Neo4j is down for everyone: unavailable before any statement ran. One that failed while a document's own
- * statement was running (`duringStatement`) may be that document's doing, so it does not stop a run.
- */
-export const isNeo4jOutage = (err: unknown): err is GraphmillError =>
-  isNeo4jUnavailable(err) && err.details?.['duringStatement'] !== true;
 
 /**
  * Maps driver errors onto GraphmillError. Connectivity (ServiceUnavailable, SessionExpired) and the

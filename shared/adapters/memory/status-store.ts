@@ -4,7 +4,7 @@ import {
   failDocument,
   progressDocument,
   registerDocument,
-} from './transitions';
+} from '../../status/transitions';
 import type {
   ClaimRequest,
   ClaimResult,
@@ -13,8 +13,8 @@ import type {
   DocumentRecord,
   FailedStatus,
   NewDocument,
-  StatusStore,
-} from './types';
+} from '../../status/types';
+import type { StatusStore } from '../../ports/status-store';
 
 /**
  * Status kept in a Map. Each method runs synchronously between awaits, which makes every transition

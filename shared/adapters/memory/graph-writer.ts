@@ -2,7 +2,7 @@
  * A GraphWriter kept in memory, for unit tests of the handler and pipeline logic. The real writer is
  * tested against a real Neo4j in test/integration; this one only has to honour the same port.
  */
-import type { Chunk } from '../../shared/chunking';
+import type { Chunk } from '../../chunking';
 import {
   isSameContent,
   type DocumentMeta,
@@ -12,7 +12,7 @@ import {
   type GraphWriter,
   type WriteOptions,
   type WriteResult,
-} from '../../shared/neo4j/graph-writer';
+} from '../../ports/graph-writer';
 
 export class MemoryGraphWriter implements GraphWriter {
   /** The batch size the group runner reads (a document with more chunks takes the single path). */

@@ -22,19 +22,19 @@
  *
  * Everything is bounded: attempts per message, backoff per attempt, the ack deadline per delivery.
  */
-import { dependencyTimeout, dependencyUnavailable } from '../errors';
-import type { Logger } from '../logging';
-import { errorCodeOf } from '../resilience/classify';
+import { dependencyTimeout, dependencyUnavailable } from '../../errors';
+import type { Logger } from '../../logging';
+import { errorCodeOf } from '../../resilience/classify';
+import { realSleep, systemClock, systemRandom } from '../../resilience/time';
+import type { Clock, Random, Sleep } from '../../ports/clock';
 import {
-  realSleep,
-  systemClock,
-  systemRandom,
-  type Clock,
-  type Random,
-  type Sleep,
-} from '../resilience/time';
-import { encodeMessageData, LOCAL_PROJECT_ID, messageAttributes, toPubSubCloudEvent } from './codec';
-import type { EventPublisher, PublishOptions, PubSubCloudEvent } from './types';
+  encodeMessageData,
+  LOCAL_PROJECT_ID,
+  messageAttributes,
+  toPubSubCloudEvent,
+} from '../../events/codec';
+import type { PublishOptions, PubSubCloudEvent } from '../../events/types';
+import type { EventPublisher } from '../../ports/event-publisher';
 
 export type EventHandler = (event: PubSubCloudEvent) => Promise<void>;
 

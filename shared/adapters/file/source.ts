@@ -2,8 +2,8 @@ import { closeSync, constants, fstatSync, openSync, read, readSync, realpathSync
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { contentTooLarge, dependencyUnavailable, notFound, sourceForbidden } from '../errors';
-import type { DocumentSource } from './types';
+import { contentTooLarge, dependencyUnavailable, notFound, sourceForbidden } from '../../errors';
+import type { DocumentSource } from '../../ports/document-source';
 
 const readAsync = promisify(read);
 

@@ -1,7 +1,7 @@
 import neo4j, { type Driver } from 'neo4j-driver';
-import { dependencyUnavailable, isGraphmillError, type GraphmillError } from '../errors';
-import type { Logger } from '../logging';
-import type { Policy } from '../resilience';
+import { dependencyUnavailable, isGraphmillError, type GraphmillError } from '../../errors';
+import type { Logger } from '../../logging';
+import type { Policy } from '../../resilience';
 import {
   NEO4J_RETRY_AFTER_SECONDS,
   classifyNeo4jError,

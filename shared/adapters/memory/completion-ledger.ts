@@ -1,5 +1,6 @@
-import { foldAggregate } from './aggregate';
-import type { CompletionFilter, CompletionLedger, CompletionRecord, PhaseAggregate } from './types';
+import { foldAggregate } from '../../tracking/aggregate';
+import type { CompletionFilter, CompletionRecord, PhaseAggregate } from '../../tracking/types';
+import type { CompletionLedger } from '../../ports/completion-ledger';
 
 const aggregateKey = (documentId: string, phase: string) => `${documentId}\u0000${phase}`;
 

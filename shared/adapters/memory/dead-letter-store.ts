@@ -1,5 +1,6 @@
-import { byDueAt, byId, claimEntry, isClaimable } from './transitions';
-import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from './types';
+import { byDueAt, byId, claimEntry, isClaimable } from '../../dlq/transitions';
+import type { DeadLetter, DeadLetterFilter } from '../../dlq/types';
+import type { DeadLetterStore } from '../../ports/dead-letter-store';
 
 /**
  * Dead letters kept in a Map. `claimDue` runs synchronously between awaits, so two concurrent callers

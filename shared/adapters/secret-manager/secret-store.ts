@@ -5,11 +5,11 @@ import {
   isGraphmillError,
   toGraphmillError,
   type GraphmillError,
-} from '../errors';
-import { errorCodeOf, isRetryable } from '../resilience/classify';
-import type { Policy } from '../resilience/policies';
-import { secretRegistry, type SecretRegistry } from './redaction';
-import type { SecretStore } from './types';
+} from '../../errors';
+import { errorCodeOf, isRetryable } from '../../resilience/classify';
+import type { Policy } from '../../resilience/policies';
+import { secretRegistry, type SecretRegistry } from '../../secrets/redaction';
+import type { SecretStore } from '../../ports/secret-store';
 
 /** The slice of `SecretManagerServiceClient` this adapter uses (the real client satisfies it). */
 export interface SecretManagerLike {
