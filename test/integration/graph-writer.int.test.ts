@@ -301,8 +301,9 @@ it('a failure in the middle of a large write keeps the previous version whole an
   await expect(writer.writeDocument(meta(docId, v2), failingAfter(35))).rejects.toThrow('injected failure');
 
   const during = await inspectDocument(driver, docId);
-  // The document is flagged so that the next run cleans up even if it finds the content unchanged.
-  expect(during.document).toEqual({ ...before.document, pendingCleanup: true });
+  // The document is flagged so that the next run cleans up even if it finds the content unchanged, and a
+  // small write would not reuse the staged generation's ids.
+  expect(during.document).toEqual({ ...before.document, pendingCleanup: true, stagedGeneration: 2 });
   expect(during.chunks).toEqual(before.chunks);
   expect(graphProblems({ ...during, allChunkNodes: before.allChunkNodes }, v1, OPTS.chunkSize)).toEqual([]);
   expect(during.allChunkNodes).toBeGreaterThan(before.allChunkNodes); // the unreferenced staged batches
@@ -598,5 +599,62 @@ describe('every transaction is bounded by the batch sizes, whatever the document
       { id: docId },
     );
     expect(tombstones.records[0]?.get('n')).toBe(0);
+  });
+
+  function* failingAfter(text: string, n: number): Generator<Chunk> {
+    let i = 0;
+    for (const c of iterateChunks(text, OPTS)) {
+      if (i++ === n) throw new Error('injected failure while staging');
+      yield c;
+    }
+  }
+
+  it('a new large document has no Document node until its switch, and an interrupted one leaves none', async () => {
+    const docId = id('new-staged');
+    let staged = 0;
+    const seen: (Record<string, unknown> | undefined)[] = [];
+    await expect(
+      writer.writeDocument(meta(docId, big), failingAfter(big, 35), async () => {
+        staged++;
+        seen.push((await inspectDocument(driver, docId)).document);
+      }),
+    ).rejects.toThrow('injected failure');
+    expect(staged).toBeGreaterThan(1);
+    expect(seen.every((d) => d === undefined)).toBe(true);
+    const left = await inspectDocument(driver, docId);
+    expect(left.document).toBeUndefined();
+    expect(left.allChunkNodes).toBeGreaterThan(0); // hanging from a GraphmillStagedDocument node
+
+    // The next run writes it whole, with the chunk ids a first-time success has.
+    const res = await writer.writeDocument(meta(docId, big), iterateChunks(big, OPTS));
+    expect(res.generation).toBe(1);
+    const g = await inspectDocument(driver, docId);
+    expect(graphProblems(g, big, OPTS.chunkSize)).toEqual([]);
+    const rest = await driver.executeQuery(
+      'MATCH (s:GraphmillStagedDocument {id: $id}) RETURN count(s) AS n',
+      { id: docId },
+    );
+    expect(rest.records[0]?.get('n')).toBe(0);
+  });
+
+  it('a small write after an interrupted large one skips the staged generation and cleans up', async () => {
+    for (const [name, first] of [
+      ['existing', big],
+      ['new', undefined],
+    ] as const) {
+      const docId = id(`small-after-${name}`);
+      if (first) await writer.writeDocument(meta(docId, first), iterateChunks(first, OPTS));
+      await expect(writer.writeDocument(meta(docId, big2), failingAfter(big2, 45))).rejects.toThrow(
+        'injected',
+      );
+      const small = paragraph(3, `small-${name}`);
+      const res = await writer.writeDocument(meta(docId, small), chunkText(small, OPTS));
+      // Past the staged generation, whose chunks may not all go in the small write's own transaction.
+      expect(res.generation).toBe(first ? 3 : 2);
+      const g = await inspectDocument(driver, docId);
+      expect(graphProblems(g, small, OPTS.chunkSize)).toEqual([]);
+      expect(g.document?.['pendingCleanup']).toBeUndefined();
+      expect(g.document?.['stagedGeneration']).toBeUndefined();
+    }
   });
 });

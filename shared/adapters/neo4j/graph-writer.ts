@@ -39,44 +39,44 @@ const COUNT_SCHEMA_INDEXES = 'SHOW INDEXES YIELD name WHERE name IN $names RETUR
 
 /**
  * The label a deleted Document takes while its chunks are removed in batches: readers matching
- * `:Document` no longer see it, and it keeps the generation so that a document created again with the same
- * id continues from there.
+ * `:Document` no longer see it, and it keeps the last generation so that a document created again with the
+ * same id continues from there.
  */
 export const TOMBSTONE = 'GraphmillDeletedDocument';
-
 /**
- * Locks the Document node (creating it if new) and returns its committed generation. A document created
- * again after a delete whose clean-up was interrupted continues the deleted one's generations, so its chunk
- * ids never meet the leftovers'.
+ * The node a new document's staged chunks hang from until its switch relabels it `:Document`: readers see
+ * no Document at all until the first version is whole.
  */
+export const STAGED = 'GraphmillStagedDocument';
+
+/** Locks an existing Document; no row when there is none. */
 const LOCK_DOCUMENT = `
-OPTIONAL MATCH (t:${TOMBSTONE} {id: $id})
-WITH max(t.generation) AS deletedGeneration
-MERGE (d:Document {id: $id})
-ON CREATE SET d.generation = coalesce(deletedGeneration, 0)
+MATCH (d:Document {id: $id})
 SET d.lockedAt = $now
 RETURN d.generation AS generation, d.writeToken AS writeToken`;
 
 /**
  * Replaces documents that each fit in one batch, several per statement (group commit). For every document:
- * lock the Document (creating it if new) and decide under the lock:
+ * lock the Document (creating it if new: after a delete or a staging that was interrupted, past their
+ * generations) and decide under the lock:
  * - `written`: this very write committed before (same write token): the driver retried a transaction whose
  *   COMMIT reply was lost, so nothing changes;
  * - `unchanged`: asked to skip unchanged content and the graph holds this content with these settings;
- * - otherwise remove the chunks it has (the visible generation and anything an interrupted run left) up to
- *   the new chunk count plus `$extraDeletes`, and any chunk holding an id the new generation needs; create
- *   the next generation with PART_OF, FIRST_CHUNK and NEXT_CHUNK; update the document. An old version larger
- *   than that bound (a big document replaced by a small one) is left behind the new generation, marked
- *   `pendingCleanup`, for the clean-up that follows the commit: no statement's size grows with the old
- *   version.
+ * - otherwise write the next generation (past any generation an interrupted run staged, so no chunk id is
+ *   taken) with PART_OF, FIRST_CHUNK and NEXT_CHUNK, update the document, and remove the old chunks up to
+ *   the new chunk count plus `$extraDeletes`. An old version larger than that (a big document replaced by a
+ *   small one) is left behind the new generation, marked `pendingCleanup`, for the clean-up that follows the
+ *   commit: no statement's size grows with the old version.
  * Chunk ids follow chunkId(). The statement is one transaction: all documents of a group or none.
  */
 const REPLACE_DOCUMENTS = `
 UNWIND $docs AS doc
 OPTIONAL MATCH (t:${TOMBSTONE} {id: doc.id})
 WITH doc, max(t.generation) AS deletedGeneration
+OPTIONAL MATCH (s:${STAGED} {id: doc.id})
+WITH doc, deletedGeneration, max(s.stagedGeneration) AS stagedGeneration
 MERGE (d:Document {id: doc.id})
-ON CREATE SET d.generation = coalesce(deletedGeneration, 0)
+ON CREATE SET d.generation = coalesce(deletedGeneration, 0), d.stagedGeneration = stagedGeneration
 SET d.lockedAt = $now
 WITH doc, d, CASE
   WHEN doc.props.writeToken IS NOT NULL AND d.writeToken = doc.props.writeToken THEN 'written'
@@ -86,7 +86,9 @@ WITH doc, d, CASE
 CALL {
   WITH doc, d, outcome
   WITH doc, d WHERE outcome = 'write'
-  WITH doc, d, d.generation + 1 AS gen
+  WITH doc, d,
+       CASE WHEN coalesce(d.stagedGeneration, 0) > d.generation THEN d.stagedGeneration ELSE d.generation END
+         + 1 AS gen
   OPTIONAL MATCH (d)-[oldFirst:FIRST_CHUNK]->()
   DELETE oldFirst
   WITH DISTINCT doc, d, gen
@@ -97,12 +99,6 @@ CALL {
     WITH doc, collect(old) AS olds
     FOREACH (o IN olds[0..size(doc.rows) + $extraDeletes] | DETACH DELETE o)
   }
-  CALL {
-    WITH doc, gen
-    UNWIND doc.rows AS r
-    MATCH (taken:Chunk {id: doc.id + '#' + toString(gen) + '#' + toString(toInteger(r.index))})
-    DETACH DELETE taken
-  }
   UNWIND doc.rows AS r
   CREATE (c:Chunk {id: doc.id + '#' + toString(gen) + '#' + toString(toInteger(r.index)), documentId: doc.id,
                    index: toInteger(r.index), text: r.text, start: toInteger(r.start), end: toInteger(r.end),
@@ -112,36 +108,48 @@ CALL {
   FOREACH (i IN range(0, size(cs) - 2) |
     FOREACH (a IN [cs[i]] | FOREACH (b IN [cs[i + 1]] | CREATE (a)-[:NEXT_CHUNK]->(b))))
   FOREACH (f IN cs[0..1] | CREATE (d)-[:FIRST_CHUNK]->(f))
-  SET d += doc.props, d.generation = gen, d.chunkCount = size(cs),
+  SET d += doc.props, d.generation = gen, d.chunkCount = size(cs), d.stagedGeneration = null,
       d.pendingCleanup = CASE WHEN EXISTS {
         MATCH (rest:Chunk {documentId: doc.id}) WHERE rest.generation <> gen
-      } THEN true ELSE null END
+      } OR EXISTS { MATCH (x:${STAGED} {id: doc.id}) } OR EXISTS { MATCH (x:${TOMBSTONE} {id: doc.id}) }
+      THEN true ELSE null END
 }
 REMOVE d.lockedAt
 RETURN doc.id AS id, CASE outcome WHEN 'write' THEN 'written' ELSE outcome END AS outcome,
        d.generation AS generation, d.chunkCount AS chunkCount, d.pendingCleanup AS pendingCleanup`;
 
 /**
- * Marks the start of a staged write: locks the Document (creating it if new, at its committed generation)
- * and flags it `pendingCleanup`, so that chunks a crash leaves behind are found by the next run even when
- * that run finds the content unchanged.
+ * Marks the start of a staged write of an existing document (under the lock LOCK_DOCUMENT took): flags it
+ * `pendingCleanup` and records the staged generation, so that the chunks a crash leaves behind are found by
+ * the next run even when it finds the content unchanged, and a small write never reuses their ids.
  */
 const BEGIN_STAGING = `
 MATCH (d:Document {id: $id})
-SET d.pendingCleanup = true
+SET d.pendingCleanup = true, d.stagedGeneration = toInteger($generation)
 REMOVE d.lockedAt`;
 
+/** The same for a new document: its staged chunks hang from a STAGED node, unless a Document appeared. */
+const BEGIN_STAGING_NEW = `
+OPTIONAL MATCH (d:Document {id: $id})
+WITH d WHERE d IS NULL
+MERGE (s:${STAGED} {id: $id})
+SET s.stagedGeneration = toInteger($generation), s.pendingCleanup = true
+RETURN count(s) AS staged`;
+
 /**
- * Creates one batch of chunks of the staged generation, linked to their Document with PART_OF and chained
- * with NEXT_CHUNK, continuing the chain from `$previousId`. Nothing reaches them from the Document's
- * FIRST_CHUNK, and their generation is not the Document's, until the switch.
+ * Creates one batch of chunks of the staged generation, linked with PART_OF to their Document (or, for a new
+ * document, its STAGED node) and chained with NEXT_CHUNK, continuing the chain from `$previousId`. Nothing
+ * reaches them from a FIRST_CHUNK, and their generation is not the Document's, until the switch.
  */
 const CREATE_CHUNKS = `
-MATCH (d:Document {id: $documentId})
+OPTIONAL MATCH (d:Document {id: $documentId})
+OPTIONAL MATCH (s:${STAGED} {id: $documentId})
+WITH coalesce(d, s) AS owner LIMIT 1
+WITH owner WHERE owner IS NOT NULL
 UNWIND $rows AS r
 CREATE (c:Chunk {id: r.id, documentId: $documentId, index: toInteger(r.index), text: r.text,
                  start: toInteger(r.start), end: toInteger(r.end), generation: toInteger($generation)})
-CREATE (c)-[:PART_OF]->(d)
+CREATE (c)-[:PART_OF]->(owner)
 WITH collect(c) AS cs
 FOREACH (i IN range(0, size(cs) - 2) |
   FOREACH (a IN [cs[i]] | FOREACH (b IN [cs[i + 1]] | CREATE (a)-[:NEXT_CHUNK]->(b))))
@@ -156,9 +164,9 @@ MATCH (c:Chunk {documentId: $id}) WHERE c.generation = $generation
 RETURN count(c) AS n`;
 
 /**
- * The switch: makes generation `$generation` the visible one. Its size is constant: it moves FIRST_CHUNK
- * and sets the Document's properties; the staged chunks already carry PART_OF, and the old generation is
- * removed afterwards, in batches (`COLLECT_GARBAGE`).
+ * The switch of an existing document to generation `$generation`. Its size is constant: it moves
+ * FIRST_CHUNK and sets the Document's properties; the staged chunks already carry PART_OF, and the old
+ * generation is removed afterwards, in batches (`COLLECT_GARBAGE`).
  */
 const SWITCH = `
 MATCH (d:Document {id: $id})
@@ -171,11 +179,23 @@ SET d += $props, d.generation = toInteger($generation), d.chunkCount = toInteger
     d.pendingCleanup = true
 REMOVE d.lockedAt`;
 
+/** The switch of a new document: its STAGED node becomes the `:Document` (constant size). */
+const SWITCH_NEW = `
+MATCH (s:${STAGED} {id: $id})
+WHERE NOT EXISTS { MATCH (:Document {id: $id}) }
+REMOVE s:${STAGED}
+SET s:Document
+SET s += $props, s.generation = toInteger($generation), s.chunkCount = toInteger($chunkCount)
+WITH s
+OPTIONAL MATCH (f:Chunk {id: $firstId})
+FOREACH (x IN CASE WHEN f IS NULL THEN [] ELSE [f] END | CREATE (s)-[:FIRST_CHUNK]->(x))
+RETURN count(s) AS switched`;
+
 /**
  * One clean-up batch: up to `$limit` chunks of the document that are not of generation `$keep` (the old
- * generation after a switch, what an interrupted run left). When fewer remain, the Document's
- * `pendingCleanup` flag goes in the same transaction, and so does the tombstone of a deleted document
- * with the same id (its chunks were all of other generations).
+ * generation after a switch, what an interrupted run left; `$keep` -1 for a document with no visible version).
+ * When fewer remain, the same transaction clears the Document's `pendingCleanup` and `stagedGeneration`,
+ * and removes a tombstone or STAGED node left for this id.
  */
 const COLLECT_GARBAGE = `
 OPTIONAL MATCH (c:Chunk {documentId: $id}) WHERE c.generation <> $keep
@@ -183,15 +203,19 @@ WITH c LIMIT $limit
 DETACH DELETE c
 WITH count(c) AS deleted
 OPTIONAL MATCH (d:Document {id: $id}) WHERE deleted < $limit AND d.generation = $keep
-REMOVE d.pendingCleanup
+REMOVE d.pendingCleanup, d.stagedGeneration
 WITH DISTINCT deleted
 OPTIONAL MATCH (t:${TOMBSTONE} {id: $id}) WHERE deleted < $limit
 DETACH DELETE t
-RETURN deleted`;
+WITH DISTINCT deleted
+OPTIONAL MATCH (s:${STAGED} {id: $id}) WHERE deleted < $limit
+DETACH DELETE s
+RETURN DISTINCT deleted`;
 
 /**
  * Deletes a document at constant size: its FIRST_CHUNK goes and the node becomes a tombstone (no longer a
- * `:Document`); its chunks are then removed in batches and the tombstone last.
+ * `:Document`) that keeps the highest generation any of its chunks can have; its chunks are then removed in
+ * batches and the tombstone last.
  */
 const TOMBSTONE_DOCUMENT = `
 MATCH (d:Document {id: $id})
@@ -199,10 +223,15 @@ OPTIONAL MATCH (d)-[fc:FIRST_CHUNK]->()
 DELETE fc
 WITH DISTINCT d
 REMOVE d:Document
-SET d:${TOMBSTONE}
+SET d:${TOMBSTONE},
+    d.generation = CASE WHEN coalesce(d.stagedGeneration, 0) > d.generation THEN d.stagedGeneration
+                        ELSE d.generation END
 RETURN count(d) AS n`;
 
-/** One batch of a deleted document's chunks (those at or below its last generation); the tombstone last. */
+/**
+ * One batch of a deleted document's chunks (those at or below its last generation; all of them when there
+ * is no tombstone); when fewer remain, the tombstone and any STAGED node for this id go too.
+ */
 const COLLECT_DELETED = `
 OPTIONAL MATCH (t:${TOMBSTONE} {id: $id})
 WITH max(t.generation) AS last
@@ -212,7 +241,10 @@ DETACH DELETE c
 WITH count(c) AS deleted
 OPTIONAL MATCH (t:${TOMBSTONE} {id: $id}) WHERE deleted < $limit
 DETACH DELETE t
-RETURN deleted`;
+WITH DISTINCT deleted
+OPTIONAL MATCH (s:${STAGED} {id: $id}) WHERE deleted < $limit
+DETACH DELETE s
+RETURN DISTINCT deleted`;
 
 /**
  * Old chunks a group statement removes per document beyond its new chunk count (at most one batch): an
@@ -286,30 +318,28 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
   };
 
   /**
-   * Locks the Document and checks its generation. `alreadyWritten` means this very write (same token)
-   * has committed before: the driver retried a transaction whose COMMIT reached Neo4j but whose reply was
-   * lost, so the retry must change nothing.
+   * Locks the Document and checks that it is where this run found it: at generation `expected`, or absent
+   * (`'new'`). `alreadyWritten` means this very write (same token) has committed before: the driver retried
+   * a transaction whose COMMIT reached Neo4j but whose reply was lost, so the retry must change nothing.
    */
   const lockDocument = async (
     tx: ManagedTransaction,
     id: string,
-    expected: number | undefined,
+    expected: number | 'new',
     token: string | undefined,
-  ): Promise<{ generation: number; alreadyWritten: boolean }> => {
+  ): Promise<{ alreadyWritten: boolean }> => {
     const res = await tx.run(LOCK_DOCUMENT, { id, now: now() });
-    const generation = Number(res.records[0]?.get('generation') ?? 0);
-    const alreadyWritten = token !== undefined && res.records[0]?.get('writeToken') === token;
-    if (alreadyWritten || expected === undefined) return { generation, alreadyWritten };
-    if (generation !== expected) {
-      // Another run committed a generation since this one started: its lease must have expired.
+    const r = res.records[0];
+    if (r && token !== undefined && r.get('writeToken') === token) return { alreadyWritten: true };
+    const found = r ? Number(r.get('generation') ?? 0) : 'new';
+    if (found !== expected) {
+      // Another run committed (or deleted) since this one started: its lease must have expired.
       throw leaseLost(
-        `Document ${id} changed underneath this run (generation ${generation}, expected ${expected})`,
-        {
-          details: { documentId: id },
-        },
+        `Document ${id} changed underneath this run (generation ${String(found)}, expected ${String(expected)})`,
+        { details: { documentId: id } },
       );
     }
-    return { generation, alreadyWritten };
+    return { alreadyWritten: false };
   };
 
   const toRows = (documentId: string, generation: number, chunks: readonly Chunk[]): Row[] =>
@@ -350,12 +380,17 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
   };
 
   /**
-   * The Document's committed generation (0 when it has none; a deleted one's last generation while its
-   * tombstone remains), whether a clean-up is pending, and, once one is written, its version.
+   * Whether the Document exists, its committed generation (when it does not: a deleted one's last
+   * generation while its tombstone remains, else 0), whether a clean-up is pending, and its version.
    */
   const readDocument = (
     id: string,
-  ): Promise<{ generation: number; pendingCleanup: boolean; version: DocumentVersion | undefined }> =>
+  ): Promise<{
+    exists: boolean;
+    generation: number;
+    pendingCleanup: boolean;
+    version: DocumentVersion | undefined;
+  }> =>
     read(async (tx) => {
       const res = await tx.run(
         `OPTIONAL MATCH (t:${TOMBSTONE} {id: $id})
@@ -367,12 +402,14 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
         { id },
       );
       const r = res.records[0];
+      const exists = r?.get('exists') === true;
       const generation = Number(r?.get('generation') ?? 0);
       return {
+        exists,
         generation,
         pendingCleanup: r?.get('pendingCleanup') === true,
         version:
-          r && r.get('exists') === true && generation > 0 && r.get('contentHash') !== null
+          r && exists && generation > 0 && r.get('contentHash') !== null
             ? {
                 generation,
                 contentHash: String(r.get('contentHash')),
@@ -387,12 +424,13 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
   /**
    * The constant-size switch to `generation`, whose `chunkCount` chunks were staged: under the document's
    * lock, checks that no other run moved the document on and that every staged chunk is there (a read that
-   * holds nothing in memory), then moves FIRST_CHUNK and the properties.
+   * holds nothing in memory), then moves FIRST_CHUNK and the properties; a new document's STAGED node
+   * becomes its `:Document`.
    */
   const switchTo = async (
     tx: ManagedTransaction,
     meta: DocumentMeta,
-    previous: number,
+    previous: number | 'new',
     generation: number,
     chunkCount: number,
   ): Promise<void> => {
@@ -406,13 +444,21 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
         { details: { documentId: meta.id } },
       );
     }
-    await tx.run(SWITCH, {
+    const params = {
       id: meta.id,
       generation,
       chunkCount,
       firstId: chunkCount > 0 ? chunkId(meta.id, generation, 0) : null,
       props: docProps(meta),
-    });
+    };
+    if (previous !== 'new') {
+      await tx.run(SWITCH, params);
+      return;
+    }
+    const res = await tx.run(SWITCH_NEW, params);
+    if (Number(res.records[0]?.get('switched') ?? 0) !== 1) {
+      throw leaseLost(`Document ${meta.id}: its staged version is gone`, { details: { documentId: meta.id } });
+    }
   };
 
   const replaceDocuments = async (docs: readonly DocumentWrite[]): Promise<DocumentWriteResult[]> => {
@@ -505,20 +551,26 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
       }
 
       const held = await readDocument(meta.id);
-      const previous = held.generation;
       if (skipIfUnchanged && held.version && isSameContent(held.version, meta)) {
         // An earlier run switched to this content and stopped before its clean-up finished.
-        if (held.pendingCleanup) await collectGarbage(meta.id, previous);
-        return { chunkCount: held.version.chunkCount, generation: previous, unchanged: true };
+        if (held.pendingCleanup) await collectGarbage(meta.id, held.generation);
+        return { chunkCount: held.version.chunkCount, generation: held.generation, unchanged: true };
       }
-      const generation = previous + 1;
+      const previous = held.exists ? held.generation : 'new';
+      const generation = held.generation + 1;
 
-      // What interrupted runs left goes first, so the staged generation's ids are free; then the Document
-      // is flagged, so that whatever this run leaves is found by the next one.
-      await collectGarbage(meta.id, previous);
+      // What interrupted runs (or a delete) left goes first, completely, so the staged generation's ids are
+      // free and a document that succeeds after failures gets the same chunk ids as one that succeeded the
+      // first time. Then the Document (a new one: a STAGED node) is flagged, so that whatever this run leaves
+      // is found by the next one.
+      await collectGarbage(meta.id, held.exists ? held.generation : -1);
       await write(async (tx) => {
+        if (previous === 'new') {
+          const res = await tx.run(BEGIN_STAGING_NEW, { id: meta.id, generation });
+          if (Number(res.records[0]?.get('staged') ?? 0) === 1) return;
+        }
         if ((await lockDocument(tx, meta.id, previous, meta.writeToken)).alreadyWritten) return;
-        await tx.run(BEGIN_STAGING, { id: meta.id });
+        await tx.run(BEGIN_STAGING, { id: meta.id, generation });
       });
 
       // Stage the new generation in batches (empty document: none), then switch in one transaction.
