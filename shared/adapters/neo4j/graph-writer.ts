@@ -457,7 +457,9 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
     }
     const res = await tx.run(SWITCH_NEW, params);
     if (Number(res.records[0]?.get('switched') ?? 0) !== 1) {
-      throw leaseLost(`Document ${meta.id}: its staged version is gone`, { details: { documentId: meta.id } });
+      throw leaseLost(`Document ${meta.id}: its staged version is gone`, {
+        details: { documentId: meta.id },
+      });
     }
   };
 
