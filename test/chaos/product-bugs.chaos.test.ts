@@ -209,8 +209,12 @@ describe('2. local bus: the dead letter of an event out of deliveries', () => {
       try {
         await runtime.bus?.drain();
       } finally {
+        // The methods may be inherited (the store is built over a shared implementation): then the patch
+        // is deleted, not redefined.
         if (realFail) Object.defineProperty(proto, 'fail', realFail);
+        else delete (proto as Partial<InMemoryStatusStore>).fail;
         if (realGet) Object.defineProperty(proto, 'get', realGet);
+        else delete (proto as Partial<InMemoryStatusStore>).get;
       }
       const letters = await runtime.deadLetters.list();
       // The operation must survive somewhere: a dead letter to replay.

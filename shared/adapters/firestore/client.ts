@@ -3,7 +3,7 @@
  * document id encoding, transaction settings and error mapping. Only types are imported from
  * `@google-cloud/firestore` at module level, so importing an adapter loads nothing until a store is used.
  */
-import type { DocumentSnapshot, Firestore, Settings } from '@google-cloud/firestore';
+import type { DocumentSnapshot, Firestore, Settings, Transaction } from '@google-cloud/firestore';
 import { dependencyUnavailable, isGraphmillError } from '../../errors';
 import { errorCodeOf, isRetryable } from '../../resilience/classify';
 
@@ -80,6 +80,11 @@ export type FirestoreProvider = () => Firestore;
  * default of 5 is too few when a whole batch's last units, or many claims of one document, land at once.
  */
 export const TRANSACTION_ATTEMPTS = 20;
+
+/** A transaction with TRANSACTION_ATTEMPTS attempts: every read-modify-write of the adapters runs in one. */
+export function runTransaction<T>(firestore: Firestore, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  return firestore.runTransaction(fn, { maxAttempts: TRANSACTION_ATTEMPTS });
+}
 
 /**
  * The Firestore document id for a domain id. Ids may contain `/` (a path separator for Firestore) and

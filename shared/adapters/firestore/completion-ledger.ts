@@ -4,10 +4,10 @@ import type { CompletionFilter, CompletionRecord, PhaseAggregate } from '../../t
 import type { CompletionLedger } from '../../ports/completion-ledger';
 import {
   COLLECTIONS,
-  TRANSACTION_ATTEMPTS,
   dataOf,
   encodeDocId,
   firestoreCall,
+  runTransaction,
   type FirestoreProvider,
 } from './client';
 
@@ -23,16 +23,13 @@ export class FirestoreCompletionLedger implements CompletionLedger {
     return firestoreCall('record completion', () => {
       const recordRef = this.recordRef(record.completionId);
       const aggregateRef = this.aggregateRef(record.documentId, record.phase);
-      return this.firestore().runTransaction(
-        async (tx) => {
-          const [existing, aggregate] = await tx.getAll(recordRef, aggregateRef);
-          if (existing?.exists) return;
-          // create(), not set(): should the read above ever be wrong, the commit fails instead of overwriting.
-          tx.create(recordRef, record);
-          tx.set(aggregateRef, foldAggregate(aggregate && dataOf<PhaseAggregate>(aggregate), record));
-        },
-        { maxAttempts: TRANSACTION_ATTEMPTS },
-      );
+      return runTransaction(this.firestore(), async (tx) => {
+        const [existing, aggregate] = await tx.getAll(recordRef, aggregateRef);
+        if (existing?.exists) return;
+        // create(), not set(): should the read above ever be wrong, the commit fails instead of overwriting.
+        tx.create(recordRef, record);
+        tx.set(aggregateRef, foldAggregate(aggregate && dataOf<PhaseAggregate>(aggregate), record));
+      });
     });
   }
 

@@ -7,6 +7,7 @@ import { dependencyUnavailable } from '../../errors';
 import { encodeMessageData, messageAttributes } from '../../events/codec';
 import type { PublishOptions } from '../../events/types';
 import type { EventPublisher } from '../../ports/event-publisher';
+import { settle } from '../settle';
 
 export interface PublishedMessage {
   readonly topic: string;
@@ -41,7 +42,7 @@ export class InMemoryEventPublisher implements EventPublisher {
   }
 
   publish(topic: string, data: unknown, options: PublishOptions): Promise<string> {
-    try {
+    return settle(() => {
       if (this.closed) throw dependencyUnavailable('The event publisher is closed');
       const queued = this.failures.shift();
       if (queued !== undefined) throw queued;
@@ -59,10 +60,8 @@ export class InMemoryEventPublisher implements EventPublisher {
         ...(options.orderingKey === undefined ? {} : { orderingKey: options.orderingKey }),
         publishedAt: this.clock(),
       });
-      return Promise.resolve(messageId);
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
+      return messageId;
+    });
   }
 
   close(): Promise<void> {

@@ -11,6 +11,7 @@ import {
 import { dirname, join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { configInvalid, isGraphmillError, stateStoreFull } from '../../errors';
+import { settle as settleSync } from '../settle';
 
 /**
  * Room kept next to each state database (`state.db-ballast`) and given back when the disk fills up: with
@@ -228,14 +229,9 @@ export function refuseWhenFull(db: DatabaseSync): void {
 /** The error `err` means for the state database `db`: see stateError. */
 export const storeError = (db: DatabaseSync, err: unknown): Error => stateError(stateFiles.get(db), err);
 
-/** Synchronous store work surfaced as a promise, so callers see one async port for every adapter. */
-export function settle<T>(db: DatabaseSync, fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(storeError(db, err));
-  }
-}
+/** Synchronous store work surfaced as a promise, failures as what they mean for the state database. */
+export const settle = <T>(db: DatabaseSync, fn: () => T): Promise<T> =>
+  settleSync(fn, (err) => storeError(db, err));
 
 /** An in-memory database with the same schema, for tests. */
 export function openMemoryDatabase(): DatabaseSync {
