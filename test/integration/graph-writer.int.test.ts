@@ -249,6 +249,20 @@ it('stores ids and text shaped like Cypher verbatim, as parameters', async () =>
   expect((await inspectDocument(driver, id('witness'))).document).toBeDefined(); // nothing was deleted
 });
 
+it('stamps updatedAt with the injected clock, on the group path and the staged path', async () => {
+  const at = Date.parse('2026-03-01T12:00:05.000Z');
+  const w = makeNeo4jGraphWriter(access, { batchSize: 10, clock: () => at });
+  const small = paragraph(3, 'clocked');
+  await w.writeDocument(meta(id('clocked-small'), small), chunkText(small, OPTS));
+  const large = paragraph(60, 'clocked');
+  await w.writeDocument(meta(id('clocked-large'), large), iterateChunks(large, OPTS));
+  for (const name of ['clocked-small', 'clocked-large']) {
+    const g = await inspectDocument(driver, id(name));
+    expect(g.document?.['updatedAt']).toBe('2026-03-01T12:00:05.000Z');
+    expect(g.document?.['lockedAt']).toBeUndefined(); // the lock marker goes with the write
+  }
+});
+
 describe('writeDocuments (group commit)', () => {
   const texts = (tag: string, n: number): [string, string][] =>
     Array.from({ length: n }, (_, i) => [id(`group-${tag}-${i}`), paragraph(2 + (i % 3), `${tag}${i}`)]);
