@@ -1,15 +1,14 @@
 /**
  * Retries and circuit breakers with injected time.
  *
- * Why not cockatiel at runtime (the design asks for a maintained library "where it fits"): cockatiel 4 is
- * published as ESM only ("type": "module"). This project compiles to CommonJS with `module: node16`, where
- * `import 'cockatiel'` is a compile error (TS1479), and jest 30 can load it only when the whole test run
- * starts with `--experimental-vm-modules` (it needs vm.SourceTextModule). Even loaded, it does not fit the
- * injected-time rule: RetryPolicy sleeps with its own setTimeout, its jitter generators call Math.random,
- * and CircuitBreakerPolicy times half-open with Date.now(). So this file keeps cockatiel's model and names
+ * Why not cockatiel (the design asks for a maintained library "where it fits"; measured, see
+ * docs/architecture.md "Resilience"): cockatiel 4 is ESM-only, yet loads under Node 24 (require(esm)), with
+ * `module: nodenext`, and in jest with a transformIgnorePatterns entry. It does not fit the injected-time
+ * rule: RetryPolicy sleeps with its own setTimeout, its jitter generators call Math.random, and
+ * CircuitBreakerPolicy times half-open with Date.now(). So this file keeps cockatiel's model and names
  * (execute(fn, signal), onRetry/onGiveUp/onBreak/onReset/onHalfOpen, a consecutive-failure breaker with a
- * single half-open probe, wrap(outer, inner)) in two small, fully bounded state machines; swapping
- * cockatiel back in later (cockatiel@3 ships CommonJS) changes this file only.
+ * single half-open probe, wrap(outer, inner)) in two small, fully bounded state machines; swapping a
+ * library in later changes this file only.
  *
  * Choices:
  * - Backoff is exponential with FULL jitter: delay = floor(random() * min(maxDelayMs, initialDelayMs *

@@ -93,6 +93,27 @@ export async function inspectDocument(
 
 /** The invariants of one fully written document against its source text. Returns problems (empty = ok). */
 export function graphProblems(g: DocumentGraph, text: string, chunkSize: number): string[] {
+  if (!g.document) return ['document node missing'];
+  const problems: string[] = [];
+  g.chunks.forEach((c, i) => {
+    if (text.slice(c.start, c.end) !== c.text)
+      problems.push(`chunk ${i} text does not match text.slice(start, end)`);
+    if (c.text.length > chunkSize) problems.push(`chunk ${i} longer than ${chunkSize}`);
+    const prev = g.chunks[i - 1];
+    if (i === 0 && c.start !== 0) problems.push('first chunk does not start at 0');
+    if (prev && c.start > prev.end) problems.push(`gap between chunk ${i - 1} and ${i}`);
+  });
+  const last = g.chunks.at(-1);
+  if (text.length > 0 && last?.end !== text.length)
+    problems.push('last chunk does not end at the end of the text');
+  return [...problems, ...structureProblems(g)];
+}
+
+/**
+ * The invariants that need no source text: counts, indexes, generations, FIRST_CHUNK and the NEXT_CHUNK
+ * chain. Returns problems (empty = ok).
+ */
+export function structureProblems(g: DocumentGraph): string[] {
   const problems: string[] = [];
   const d = g.document;
   if (!d) return ['document node missing'];
@@ -101,18 +122,9 @@ export function graphProblems(g: DocumentGraph, text: string, chunkSize: number)
   if (g.allChunkNodes !== n) problems.push(`${g.allChunkNodes} chunk nodes for the document, expected ${n}`);
   g.chunks.forEach((c, i) => {
     if (c.index !== i) problems.push(`chunk ${c.id} has index ${c.index}, expected ${i}`);
-    if (text.slice(c.start, c.end) !== c.text)
-      problems.push(`chunk ${i} text does not match text.slice(start, end)`);
-    if (c.text.length > chunkSize) problems.push(`chunk ${i} longer than ${chunkSize}`);
     if (c.generation !== d['generation'])
       problems.push(`chunk ${i} generation ${c.generation} != ${String(d['generation'])}`);
-    const prev = g.chunks[i - 1];
-    if (i === 0 && c.start !== 0) problems.push('first chunk does not start at 0');
-    if (prev && c.start > prev.end) problems.push(`gap between chunk ${i - 1} and ${i}`);
   });
-  const last = g.chunks.at(-1);
-  if (text.length > 0 && last?.end !== text.length)
-    problems.push('last chunk does not end at the end of the text');
   if (n > 0) {
     if (g.firstChunk.length !== 1 || g.firstChunk[0] !== g.chunks[0]?.id) problems.push('FIRST_CHUNK wrong');
     const expectedChain = g.chunks.map((c) => c.id);

@@ -41,6 +41,7 @@ import {
 } from '../../errors';
 import { isRetryable, isRetryableHttpStatus, retryAfterMs } from '../../resilience/classify';
 import type { Clock } from '../../ports/clock';
+import { systemClock } from '../../resilience/time';
 import type {
   CompletionFilter,
   CompletionRecord,
@@ -70,7 +71,7 @@ export interface BigQueryCompletionLedgerOptions {
    * the BigQuery retry + breaker policy; a second retry here would multiply attempts.
    */
   readonly retry?: Retry;
-  /** Stamps `recorded_at`. Default `Date.now`. */
+  /** Stamps `recorded_at` and dates a Retry-After hint. Default: the system clock. */
   readonly clock?: Clock;
 }
 
@@ -111,7 +112,7 @@ export class BigQueryCompletionLedger implements CompletionLedger {
       throw configInvalid(`"${options.projectId}" is not a Google Cloud project id`);
     }
     this.retry = options.retry ?? ((fn) => fn());
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock ?? systemClock;
   }
 
   async record(r: CompletionRecord): Promise<void> {
@@ -281,7 +282,7 @@ WHEN NOT MATCHED THEN INSERT (
       try {
         return await fn();
       } catch (err) {
-        throw bigQueryError(err, `BigQuery: ${what}`);
+        throw bigQueryError(err, `BigQuery: ${what}`, this.clock);
       }
     });
   }
@@ -472,7 +473,7 @@ function reasonsOf(err: ErrorShape): string[] {
  *   disagree, which no retry fixes;
  * - socket errors: retryable; timeouts: `dependency_timeout`.
  */
-export function bigQueryError(err: unknown, what: string): GraphmillError {
+export function bigQueryError(err: unknown, what: string, clock: Clock = systemClock): GraphmillError {
   if (isGraphmillError(err)) return err;
   const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorShape;
   const reasons = reasonsOf(e);
@@ -480,7 +481,7 @@ export function bigQueryError(err: unknown, what: string): GraphmillError {
   const details = reasons.length > 0 ? { details: { reasons } } : {};
   const status = typeof e.code === 'number' ? e.code : undefined;
   const retryHint = (): { retryAfterSeconds?: number } => {
-    const ms = retryAfterMs(err, Date.now());
+    const ms = retryAfterMs(err, clock());
     return ms === undefined ? {} : { retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) };
   };
 

@@ -42,7 +42,9 @@ import {
 } from './address-policy';
 import { redactUrl } from '../../secrets/redaction';
 import type { FetchOptions } from '../../documents/types';
+import type { Clock } from '../../ports/clock';
 import type { DocumentSource } from '../../ports/document-source';
+import { systemClock } from '../../resilience/time';
 
 export interface ResolvedAddress {
   readonly address: string;
@@ -77,6 +79,8 @@ export interface HttpsSourceOptions extends AddressPolicy {
   /** Serve `http:` too (local tests only). Also allows an https -> http redirect. Default false. */
   readonly allowInsecureHttp?: boolean;
   readonly userAgent?: string;
+  /** Dates a Retry-After hint. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
@@ -124,6 +128,7 @@ export function makeHttpsSource(options: HttpsSourceOptions = {}): DocumentSourc
     ...(options.allowedAddresses === undefined ? {} : { allowedAddresses: options.allowedAddresses }),
   };
   const userAgent = options.userAgent ?? 'graphmill-fetch/1';
+  const clock = options.clock ?? systemClock;
   const schemes: readonly string[] = allowInsecureHttp ? ['https:', 'http:'] : ['https:'];
 
   function checkScheme(url: URL, previous: URL | undefined, id: string): void {
@@ -197,6 +202,7 @@ export function makeHttpsSource(options: HttpsSourceOptions = {}): DocumentSourc
         signal,
         createConnection: () => {
           const socket = connect(target);
+          // A deadline on a real socket: stays a real timer (an injected clock cannot cut a connect short).
           connectTimer = setTimeout(() => socket.destroy(new ConnectTimeout(target)), connectTimeoutMs);
           const clear = (): void => clearTimeout(connectTimer);
           socket.once('connect', clear).once('close', clear);
@@ -225,6 +231,7 @@ export function makeHttpsSource(options: HttpsSourceOptions = {}): DocumentSourc
       checkScheme(url, undefined, record.id);
 
       const deadline = new AbortController();
+      // A deadline on real I/O: stays a real timer (an injected clock cannot abort a request in flight).
       const timer = setTimeout(() => deadline.abort(new Error('fetch deadline')), timeoutMs);
       const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
       try {
@@ -253,7 +260,7 @@ export function makeHttpsSource(options: HttpsSourceOptions = {}): DocumentSourc
             url = next;
             continue;
           }
-          return await readBody(response, url, record.id, maxBytes, combined);
+          return await readBody(response, url, record.id, maxBytes, combined, clock);
         }
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
@@ -277,11 +284,12 @@ async function readBody(
   id: string,
   maxBytes: number,
   signal: AbortSignal,
+  clock: Clock,
 ): Promise<Uint8Array> {
   const status = response.statusCode ?? 0;
   if (status < 200 || status > 299) {
     response.destroy();
-    throw statusError(status, response.headers['retry-after'], url, id);
+    throw statusError(status, response.headers['retry-after'], url, id, clock());
   }
   const encoding = response.headers['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
@@ -315,12 +323,18 @@ async function readBody(
   }
 }
 
-function statusError(status: number, retryAfter: string | undefined, url: URL, id: string): GraphmillError {
+function statusError(
+  status: number,
+  retryAfter: string | undefined,
+  url: URL,
+  id: string,
+  now: number,
+): GraphmillError {
   const what = `Document ${id}: ${label(url)} answered ${status}`;
   if (status === 404 || status === 410) return notFound(what);
   if (status === 401 || status === 403) return sourceForbidden(what);
   if (isRetryableHttpStatus(status)) {
-    const ms = retryAfter === undefined ? undefined : parseRetryAfter(retryAfter, Date.now());
+    const ms = retryAfter === undefined ? undefined : parseRetryAfter(retryAfter, now);
     return dependencyUnavailable(
       what,
       ms === undefined ? {} : { retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) },

@@ -297,6 +297,7 @@ export class LocalEventBus implements EventPublisher {
 
   private withinAckDeadline(run: () => Promise<void>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      // The ack deadline races a real handler: a real timer (backoff between deliveries uses the injected sleep).
       const timer = setTimeout(() => {
         this.counts.expired++;
         reject(dependencyTimeout(`Delivery not acknowledged within ${this.ackDeadlineMs} ms`));

@@ -7,6 +7,7 @@ import { dependencyUnavailable } from '../../errors';
 import { encodeMessageData, messageAttributes } from '../../events/codec';
 import type { PublishOptions } from '../../events/types';
 import type { EventPublisher } from '../../ports/event-publisher';
+import { systemClock } from '../../resilience/time';
 import { settle } from '../settle';
 
 export interface PublishedMessage {
@@ -38,7 +39,7 @@ export class InMemoryEventPublisher implements EventPublisher {
   private readonly clock: () => number;
 
   constructor(options: InMemoryEventPublisherOptions = {}) {
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock ?? systemClock;
   }
 
   publish(topic: string, data: unknown, options: PublishOptions): Promise<string> {

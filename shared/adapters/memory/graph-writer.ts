@@ -51,7 +51,12 @@ export class MemoryGraphWriter implements GraphWriter {
       await onProgress?.({ chunksWritten: all.length, textOffset: all.at(-1)?.end ?? 0 });
     }
     if (this.failWith) throw this.failWith;
-    const held = this.documents.get(meta.id)?.version;
+    const stored = this.documents.get(meta.id);
+    const held = stored?.version;
+    if (held && meta.writeToken !== undefined && stored.meta.writeToken === meta.writeToken) {
+      // Like Neo4j: this very write committed before (a retry after a lost COMMIT reply) and changes nothing.
+      return { chunkCount: all.length, generation: held.generation };
+    }
     if (options.skipIfUnchanged === true && held && isSameContent(held, meta)) {
       return { chunkCount: held.chunkCount, generation: held.generation, unchanged: true };
     }
@@ -77,11 +82,20 @@ export class MemoryGraphWriter implements GraphWriter {
   /** Same rules as the Neo4j writer: all or nothing, a repeated write token changes nothing, skip if unchanged. */
   writeDocuments(docs: readonly DocumentWrite[]): Promise<DocumentWriteResult[]> {
     if (this.failWith) return Promise.reject(this.failWith);
-    if (new Set(docs.map((d) => d.meta.id)).size !== docs.length) {
-      return Promise.reject(new Error('writeDocuments: a document is given twice'));
-    }
-    if (docs.some((d) => d.chunks.length === 0)) {
-      return Promise.reject(new Error('writeDocuments: a document has no chunks'));
+    // The Neo4j writer's checks, in its order and with its messages, all before anything is written.
+    const seen = new Set<string>();
+    for (const d of docs) {
+      if (d.chunks.length === 0 || d.chunks.length > this.batchSize) {
+        return Promise.reject(
+          new Error(
+            `writeDocuments: document ${d.meta.id} has ${d.chunks.length} chunks; a group takes 1 to ${this.batchSize}`,
+          ),
+        );
+      }
+      if (seen.has(d.meta.id)) {
+        return Promise.reject(new Error(`writeDocuments: document ${d.meta.id} is given twice`));
+      }
+      seen.add(d.meta.id);
     }
     this.groupWrites++;
     return Promise.resolve(

@@ -160,6 +160,7 @@ export function makeNeo4jAccess(deps: Neo4jAccessDeps): Neo4jAccess {
   const untilIdle = (d: Driver, graceMs: number): Promise<boolean> => {
     if (!users.has(d)) return Promise.resolve(true);
     return new Promise((resolve) => {
+      // The grace period races real work on the driver: a real timer, which a fake clock could not end.
       const timer = setTimeout(() => {
         idle.delete(d);
         resolve(false);

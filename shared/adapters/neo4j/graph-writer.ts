@@ -9,6 +9,8 @@ import {
   type DocumentWriteResult,
   type GraphWriter,
 } from '../../ports/graph-writer';
+import type { Clock } from '../../ports/clock';
+import { systemClock } from '../../resilience/time';
 import type { Neo4jAccess } from './access';
 import { classifyNeo4jError } from './errors';
 
@@ -21,7 +23,8 @@ export interface GraphWriterOptions {
    * writer runs, whatever the document's size.
    */
   readonly deleteBatchSize?: number;
-  readonly now?: () => number;
+  /** Stamps `updatedAt` and the lock marker `lockedAt`. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 /** Chunk ids are derived, never random: stable per document and generation, unique across documents. */
@@ -262,7 +265,7 @@ interface Row {
 }
 
 export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOptions): GraphWriter {
-  const now = options.now ?? (() => Date.now());
+  const now = options.clock ?? systemClock;
   let schema: Promise<void> | undefined;
 
   /**

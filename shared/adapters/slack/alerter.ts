@@ -219,6 +219,7 @@ export class SlackAlerter implements Alerter {
 
   private startDelivery(body: string, alert: Alert, entry: DedupeEntry): Promise<void> {
     const controller = new AbortController();
+    // A deadline on real I/O (secret read, fetch, backoff): stays a real timer, which a fake clock cannot fire.
     const deadline = setTimeout(
       () => controller.abort(new DOMException('Slack alert delivery timed out', 'TimeoutError')),
       this.deliveryTimeoutMs,
@@ -263,6 +264,7 @@ export class SlackAlerter implements Alerter {
     this.registry.remember(raw);
     const url = checkWebhookUrl(raw, this.options.allowInsecureLoopback === true);
     await this.policy.execute(async (policySignal) => {
+      // Per-attempt deadline on a real fetch: a real timer, as above.
       const attemptSignal = AbortSignal.any([policySignal, AbortSignal.timeout(this.attemptTimeoutMs)]);
       const response = await this.fetch(url, {
         method: 'POST',
@@ -443,6 +445,7 @@ export function truncate(text: string, limit: number): string {
 /** Resolves with `promise` or `maxWaitMs` later, whichever is first. `promise` must not reject. */
 function waitAtMost(promise: Promise<void>, maxWaitMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
+    // Bounds a flush that waits on real deliveries: a real timer, as for the delivery deadline.
     const timer = setTimeout(resolve, maxWaitMs);
     timer.unref();
     void promise.finally(() => {

@@ -28,7 +28,9 @@ import {
 } from '../../errors';
 import { isRetryable, isRetryableHttpStatus, retryAfterMs } from '../../resilience/classify';
 import type { FetchOptions } from '../../documents/types';
+import type { Clock } from '../../ports/clock';
 import type { DocumentSource } from '../../ports/document-source';
+import { systemClock } from '../../resilience/time';
 
 /** Runs `fn` under a retry policy, e.g. `(fn) => policy.execute(() => fn())`. */
 export type Retry = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -44,12 +46,15 @@ export interface GcsSourceOptions {
   readonly retry?: Retry;
   /** Builds the client on the first fetch; defaults to a real `Storage` from the options above. */
   readonly client?: () => Storage;
+  /** Dates a Retry-After hint. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 const noRetry: Retry = (fn) => fn();
 
 export function makeGcsSource(options: GcsSourceOptions = {}): DocumentSource {
   const retry = options.retry ?? noRetry;
+  const clock = options.clock ?? systemClock;
   // Bucket names are lower case; parseGsUrl lower-cases the URL's too.
   const allowed =
     options.allowedBuckets === undefined
@@ -83,7 +88,7 @@ export function makeGcsSource(options: GcsSourceOptions = {}): DocumentSource {
         try {
           [metadata] = await file.getMetadata();
         } catch (err) {
-          throw storageError(err, `Document ${record.id}: reading metadata of ${where}`, 'object');
+          throw storageError(err, `Document ${record.id}: reading metadata of ${where}`, 'object', clock);
         }
         const size = Number(metadata.size);
         if (Number.isFinite(size) && size > maxBytes) {
@@ -98,7 +103,7 @@ export function makeGcsSource(options: GcsSourceOptions = {}): DocumentSource {
         } catch (err) {
           if (signal?.aborted) throw signal.reason;
           // A 404 here means the generation we measured is gone (the object was replaced): retryable.
-          throw storageError(err, `Document ${record.id}: downloading ${where}`, 'generation');
+          throw storageError(err, `Document ${record.id}: downloading ${where}`, 'generation', clock);
         }
       });
     },
@@ -182,7 +187,12 @@ const TRANSIENT_CODES: ReadonlySet<string> = new Set([
  * metadata read is the document's absence (permanent); on the pinned download it means the object changed
  * under us (retryable).
  */
-function storageError(err: unknown, what: string, missing: 'object' | 'generation'): GraphmillError {
+function storageError(
+  err: unknown,
+  what: string,
+  missing: 'object' | 'generation',
+  clock: Clock,
+): GraphmillError {
   if (isGraphmillError(err)) return err;
   const bag = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; name?: unknown };
   const status = typeof bag.code === 'number' ? bag.code : undefined;
@@ -194,7 +204,7 @@ function storageError(err: unknown, what: string, missing: 'object' | 'generatio
   }
   if (status === 401 || status === 403) return sourceForbidden(`${what}: access denied (${status})`, cause);
   if (status !== undefined && isRetryableHttpStatus(status)) {
-    const ms = retryAfterMs(err, Date.now());
+    const ms = retryAfterMs(err, clock());
     return dependencyUnavailable(`${what}: Cloud Storage answered ${status}`, {
       ...cause,
       ...(ms === undefined ? {} : { retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) }),

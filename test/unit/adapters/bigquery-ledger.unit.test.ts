@@ -276,6 +276,13 @@ describe('record', () => {
     expect(time.sleeps).toEqual([3_000]);
   });
 
+  it('dates an HTTP-date Retry-After with its clock (the one that stamps recorded_at)', async () => {
+    // ledger()'s clock reads 2026-03-01T12:00:05Z: the hint is 30 s from it.
+    replies = [googleError(429, 'rateLimitExceeded', { 'retry-after': 'Sun, 01 Mar 2026 12:00:35 GMT' })];
+    const err = await failure(ledger().record(completion));
+    expect(err).toMatchObject({ code: 'dependency_unavailable', retryAfterSeconds: 30 });
+  });
+
   it('gives up after the attempt bound with a retryable error that keeps the cause', async () => {
     replies = Array.from({ length: 10 }, () => googleError(503, 'backendError'));
     const { time, retry } = retrying(3);

@@ -303,6 +303,16 @@ describe('with a bounded retry (fake time)', () => {
   });
 });
 
+it('dates an HTTP-date Retry-After with the injected clock', async () => {
+  objects.set('docs/busy.txt', {
+    size: 2,
+    metadataFailures: [{ status: 503, headers: { 'retry-after': 'Sun, 01 Mar 2026 12:00:35 GMT' } }],
+  });
+  const src = source({ clock: () => Date.parse('2026-03-01T12:00:05.000Z') });
+  const err = await refusal(src.fetch(record('gs://docs/busy.txt'), { maxBytes: 10 }));
+  expect(err).toMatchObject({ code: 'dependency_unavailable', retryAfterSeconds: 30 });
+});
+
 it('does not load @google-cloud/storage until the first fetch', async () => {
   let loads = 0;
   let pending: Promise<Uint8Array> | undefined;

@@ -449,6 +449,17 @@ describe('fetching through a local server (127.0.0.1 allowed for the test)', () 
     expect(await refusal(h.fetch(`http://127.0.0.1:${server.port}/`))).toMatchObject(expected);
   });
 
+  it('dates an HTTP-date Retry-After with the injected clock', async () => {
+    const server = await serve((_req, res) =>
+      res.writeHead(503, { 'retry-after': 'Sun, 01 Mar 2026 12:00:35 GMT' }).end('busy'),
+    );
+    const h = harness({ ...local, clock: () => Date.parse('2026-03-01T12:00:05.000Z') });
+    expect(await refusal(h.fetch(`http://127.0.0.1:${server.port}/`))).toMatchObject({
+      code: 'dependency_unavailable',
+      retryAfterSeconds: 30,
+    });
+  });
+
   it('a refused connection is retryable', async () => {
     const server = await serve((_req, res) => res.end());
     const { port } = server;

@@ -369,7 +369,9 @@ describe('MemoryGraphWriter.writeDocuments (the test double honours the port)', 
   it('refuses an empty document and a repeated id', async () => {
     const g = new MemoryGraphWriter();
     const meta = { id: 'x', source: 'inline:', contentHash: 'h1', ...CHUNKING };
-    await expect(g.writeDocuments([{ meta, chunks: [] }])).rejects.toThrow(/no chunks/);
+    await expect(g.writeDocuments([{ meta, chunks: [] }])).rejects.toThrow(
+      /has 0 chunks; a group takes 1 to 1000/,
+    );
     await expect(
       g.writeDocuments([
         { meta, chunks: chunks('a b c') },
