@@ -195,22 +195,28 @@ export function graphWriterContract<W extends GraphWriter>(
       },
     );
 
-    it('changes nothing when a small write is replayed with the same write token', async () => {
-      const docId = subject.id('token-single');
-      const text = paragraph(4, 'token');
+    it.each([
+      ['small', 4],
+      ['multi-batch', 60],
+    ])('changes nothing when a %s write is replayed with the same write token', async (kind, paragraphs) => {
+      const docId = subject.id(`token-${kind}`);
+      const text = paragraph(paragraphs, 'token');
       const first = await writer.writeDocument(
         meta(docId, text, { writeToken: 'run-1' }),
-        chunkText(text, OPTS),
+        iterateChunks(text, OPTS),
       );
+      const before = await stored(docId);
       const replay = await writer.writeDocument(
         meta(docId, text, { writeToken: 'run-1' }),
-        chunkText(text, OPTS),
+        iterateChunks(text, OPTS),
       );
       expect(replay).toEqual(first);
-      expect((await stored(docId)).visible).toMatchObject({ generation: 1, writeToken: 'run-1' });
+      const after = await stored(docId);
+      expect(after.visible).toMatchObject({ generation: 1, writeToken: 'run-1' });
+      expect(after.visible?.chunks).toEqual(before.visible?.chunks);
       const next = await writer.writeDocument(
         meta(docId, text, { writeToken: 'run-2' }),
-        chunkText(text, OPTS),
+        iterateChunks(text, OPTS),
       );
       expect(next).toEqual({ chunkCount: first.chunkCount, generation: 2 });
     });

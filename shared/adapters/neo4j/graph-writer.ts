@@ -569,14 +569,19 @@ export function makeNeo4jGraphWriter(access: Neo4jAccess, options: GraphWriterOp
       // first time. Then the Document (a new one: a STAGED node) is flagged, so that whatever this run leaves
       // is found by the next one.
       await collectGarbage(meta.id, held.exists ? held.generation : -1);
-      await write(async (tx) => {
+      const begun = await write(async (tx) => {
         if (previous === 'new') {
           const res = await tx.run(BEGIN_STAGING_NEW, { id: meta.id, generation });
-          if (Number(res.records[0]?.get('staged') ?? 0) === 1) return;
+          if (Number(res.records[0]?.get('staged') ?? 0) === 1) return true;
         }
-        if ((await lockDocument(tx, meta.id, previous, meta.writeToken)).alreadyWritten) return;
+        if ((await lockDocument(tx, meta.id, previous, meta.writeToken)).alreadyWritten) return false;
         await tx.run(BEGIN_STAGING, { id: meta.id, generation });
+        return true;
       });
+      if (!begun) {
+        // This very write (same token) already switched the document: nothing to stage, nothing to remove.
+        return { chunkCount: held.version?.chunkCount ?? 0, generation: held.generation };
+      }
 
       // Stage the new generation in batches (empty document: none), then switch in one transaction.
       let written = 0;
