@@ -1,10 +1,10 @@
-/** What every CLI command shares: output, and building the runtime on the local state directory. */
+/** What every CLI command shares: output, and building the use cases on the local state directory. */
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { parseConfig, type Env } from '../shared/config';
 import { withLocalNeo4jEnv } from '../shared/config/env-file';
 import { makeLogger } from '../shared/logging';
-import { buildRuntime, type Runtime, type RuntimeOverrides } from '../shared/runtime';
+import { compose, type Composition, type CompositionOverrides } from '../shared/runtime';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -14,7 +14,7 @@ export interface CliIo {
   /** For `serve`: resolves when the server should stop (default: SIGINT/SIGTERM). */
   readonly untilStopped?: (port: number) => Promise<void>;
   /** For tests: the runtime's clock and sleep (the retry policies' waits), and extra document sources. */
-  readonly runtime?: Pick<RuntimeOverrides, 'clock' | 'sleep' | 'sources'>;
+  readonly runtime?: Pick<CompositionOverrides, 'clock' | 'sleep' | 'sources'>;
 }
 
 export interface CommonOptions {
@@ -28,8 +28,8 @@ export interface CommonOptions {
 export interface CliContext {
   readonly io: CliIo;
   print(text: string): void;
-  /** Builds config + runtime; every validation problem is reported at once. */
-  open(opts: CommonOptions, extra?: Env): Runtime;
+  /** Builds config + the composition's use cases; every validation problem is reported at once. */
+  open(opts: CommonOptions, extra?: Env): Composition;
   setExitCode(code: number): void;
 }
 
@@ -71,7 +71,7 @@ export function makeContext(io: CliIo, setExitCode: (code: number) => void): Cli
       };
       const config = parseConfig(env, io.cwd);
       const logger = makeLogger({ ...config.log, base: { function: 'cli' } });
-      return buildRuntime(config, logger, { ...io.runtime, functionName: 'cli' });
+      return compose(config, logger, { ...io.runtime, functionName: 'cli' });
     },
   };
 }

@@ -11,9 +11,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { makeLogger } from '../../shared/logging';
-import { runAndRecord } from '../../shared/pipeline/orchestration';
-import { buildRuntime, type Runtime } from '../../shared/runtime';
-import { registerAll } from '../../shared/status/batch';
+import { compose, type Composition } from '../../shared/runtime';
 import { benchDriver, cleanBenchData, defaultConfig } from '../neo4j';
 import { fmt, fmtRatio, fmtSummary, type Row, type SuiteContext, type SuiteResult } from '../report';
 import { forEachConcurrent, measure, runRotated, summarize, type Measured } from '../stats';
@@ -40,19 +38,15 @@ export async function runFunctions(ctx: SuiteContext): Promise<SuiteResult> {
   const driver = benchDriver(conn);
   const serverCpu = conn.serverCpuMs;
   /** A fresh runtime (fresh state directory) with every document registered: each request claims a new one. */
-  const freshRuntime = async (): Promise<{ runtime: Runtime; stateDir: string }> => {
+  const freshRuntime = async (): Promise<{ runtime: Composition; stateDir: string }> => {
     const stateDir = mkdtempSync(path.join(ctx.tmpDir, 'functions-state-'));
     const config = defaultConfig(conn, {
       GRAPHMILL_STATE_DIR: stateDir,
       GRAPHMILL_FILE_ROOT: dir,
       LOG_LEVEL: 'error',
     });
-    const runtime = buildRuntime(config, makeLogger({ ...config.log, base: {} }), { functionName: 'bench' });
-    await registerAll(
-      runtime.pipeline.status,
-      rawDocs.map((d) => ({ id: d.meta.id, source: d.meta.source })),
-      Date.now(),
-    );
+    const runtime = compose(config, makeLogger({ ...config.log, base: {} }), { functionName: 'bench' });
+    await runtime.documents.register(rawDocs.map((d) => ({ id: d.meta.id, source: d.meta.source })));
     return { runtime, stateDir };
   };
 
@@ -61,13 +55,16 @@ export async function runFunctions(ctx: SuiteContext): Promise<SuiteResult> {
     await cleanBenchData(driver, prefix);
     const { runtime, stateDir } = await freshRuntime();
     try {
-      await runtime.pipeline.graph.ensureSchema();
-      const deps = runtime.orchestration('orchestrate');
+      await runtime.documents.prepareGraph();
+      const { ingest } = runtime.forFunction('orchestrate');
       const pass = (expected: string) =>
         measure(
           () =>
             forEachConcurrent(rawDocs, concurrency, async (d) => {
-              const outcome = await runAndRecord(deps, { documentId: d.meta.id, action: 'process_document' });
+              const outcome = await ingest.runAndRecord({
+                documentId: d.meta.id,
+                action: 'process_document',
+              });
               if (outcome.status !== expected)
                 throw new Error(`${d.meta.id}: ${outcome.status}, expected ${expected}`);
             }),
@@ -143,7 +140,7 @@ export async function runFunctions(ctx: SuiteContext): Promise<SuiteResult> {
       const ratio = rMs.median / gMs.median; // docs/s graphmill over docs/s raw
       rows.push({
         suite: 'functions',
-        measure: `functions' path (\`runAndRecord\`), one document per request, ${c === 1 ? 'one at a time' : `${c} at once`} (ms per doc)`,
+        measure: `functions' path (\`ingest.runAndRecord\`), one document per request, ${c === 1 ? 'one at a time' : `${c} at once`} (ms per doc)`,
         graphmill: fmtSummary(gMs, 2),
         peer: `raw, 1 doc/tx ${fmtSummary(rMs, 2)}`,
         ratio: fmtRatio(ratio),

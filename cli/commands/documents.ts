@@ -6,10 +6,8 @@ import type { Batch } from '../../shared/batches/types';
 import { badRequest, isStateStoreFull, type GraphmillError } from '../../shared/errors';
 import { isGraphOutage } from '../../shared/ports/graph-writer';
 import { redactUrl } from '../../shared/secrets/redaction';
-import { runAndRecordGroup, submitBatch } from '../../shared/pipeline/orchestration';
-import type { Runtime } from '../../shared/runtime';
+import type { Composition } from '../../shared/runtime';
 import type { DocumentRecord } from '../../shared/status';
-import { registerAll } from '../../shared/status/batch';
 import type { CliContext, CommonOptions } from '../context';
 import { positiveInt } from '../context';
 import { commonRoot, expandPaths, fileDocument, isRemoteSource, remoteDocument } from '../files';
@@ -57,14 +55,14 @@ export function registerCommand(ctx: CliContext, common: (c: Command) => Command
     .argument('<sources...>', 'files, directories, https:// or gs:// URLs')
     .action(async (paths: string[], opts: CommonOptions) => {
       const { docs, root } = await resolveDocuments(ctx, paths);
-      const runtime = ctx.open(opts, { GRAPHMILL_FILE_ROOT: root });
+      const app = ctx.open(opts, { GRAPHMILL_FILE_ROOT: root });
       try {
-        const records = await registerAll(runtime.pipeline.status, docs, runtime.pipeline.clock());
+        const records = await app.documents.register(docs);
         const out: DocumentSummary[] = records.map((r) => ({ ...summaryOf(r), durationMs: 0 }));
         if (opts.json) ctx.print(JSON.stringify({ documents: out }));
         else for (const d of out) ctx.print(`registered ${d.documentId}  (${d.status})`);
       } finally {
-        await runtime.close();
+        await app.close();
       }
     });
 }
@@ -99,25 +97,25 @@ export function ingestCommand(ctx: CliContext, common: (c: Command) => Command):
         throw badRequest('--batch must be 1-256 characters of letters, digits and . _ : @ / -');
       }
       const { docs, root } = await resolveDocuments(ctx, paths, opts.batch);
-      const runtime = ctx.open(opts, { GRAPHMILL_FILE_ROOT: root });
+      const app = ctx.open(opts, { GRAPHMILL_FILE_ROOT: root });
       try {
         // Connecting to Neo4j and checking the schema take a few round trips: start them now, so they
         // overlap the registration below. A failure here is reported by the first write, which retries it.
-        runtime.pipeline.graph.ensureSchema().catch(() => undefined);
-        await registerAll(runtime.pipeline.status, docs, runtime.pipeline.clock());
+        app.documents.prepareGraph().catch(() => undefined);
+        await app.documents.register(docs);
         const results =
           opts.batch !== undefined
             ? await ingestBatch(
-                runtime,
+                app,
                 opts.batch,
                 docs.map((d) => d.id),
               )
-            : await ingestDirect(ctx, runtime, docs, opts);
+            : await ingestDirect(ctx, app, docs, opts);
         const failed = results.filter((r) => r.status === 'failed' || r.status === 'dead_lettered');
         const notAttempted = results.filter((r) => r.status === 'pending').length;
         if (failed.length > 0 || notAttempted > 0) ctx.setExitCode(1);
         if (opts.json) {
-          const batch = opts.batch !== undefined ? await runtime.batches.get(opts.batch) : undefined;
+          const batch = opts.batch !== undefined ? await app.batches.get(opts.batch) : undefined;
           ctx.print(JSON.stringify({ documents: results, ...(batch ? { batch: batchView(batch) } : {}) }));
         } else {
           for (const r of results) {
@@ -132,7 +130,7 @@ export function ingestCommand(ctx: CliContext, common: (c: Command) => Command):
           );
         }
       } finally {
-        await runtime.close();
+        await app.close();
       }
     });
 }
@@ -146,7 +144,7 @@ export const DEFAULT_CONCURRENCY = 3;
 
 async function ingestDirect(
   ctx: CliContext,
-  runtime: Runtime,
+  app: Composition,
   docs: readonly { id: string; source: string }[],
   opts: IngestOptions,
 ): Promise<DocumentSummary[]> {
@@ -158,10 +156,6 @@ async function ingestDirect(
         progress.Presets.shades_classic,
       )
     : undefined;
-  const deps = runtime.orchestration('cli');
-  const groupOptions = {
-    maxGroupChunks: runtime.config.writeBatchSize,
-  };
   const action = opts.reprocess ? 'reprocess_document' : 'process_document';
   bar?.start(docs.length, 0, { doc: '' });
   const results = new Array<DocumentSummary | undefined>(docs.length);
@@ -176,11 +170,7 @@ async function ingestDirect(
       const from = next;
       next = Math.min(docs.length, next + opts.groupSize);
       const group = docs.slice(from, next);
-      const outcomes = await runAndRecordGroup(
-        deps,
-        group.map((d) => ({ documentId: d.id, action })),
-        groupOptions,
-      );
+      const outcomes = await app.ingest.runAndRecordGroup(group.map((d) => ({ documentId: d.id, action })));
       outcomes.forEach((o, k) => {
         const d = group[k] as { id: string; source: string };
         // A full state store released the document (pending): it was not the document's fault.
@@ -228,15 +218,15 @@ async function ingestDirect(
 
 /** Submits a batch on the in-process bus and waits until every delivery has been handled. */
 async function ingestBatch(
-  runtime: Runtime,
+  app: Composition,
   batchId: string,
   ids: readonly string[],
 ): Promise<DocumentSummary[]> {
-  await submitBatch(runtime.orchestration('cli'), { batchId, documentIds: ids });
-  await runtime.bus?.drain();
+  await app.batches.submit({ batchId, documentIds: ids });
+  await app.drain();
   const out: DocumentSummary[] = [];
   for (const id of ids) {
-    const r = await runtime.pipeline.status.get(id);
+    const r = await app.documents.get(id);
     if (r) out.push(summaryOf(r));
   }
   return out;
@@ -272,11 +262,11 @@ export function statusCommand(ctx: CliContext, common: (c: Command) => Command):
     .argument('[documentId]')
     .option('--batch <name>', 'show a batch: units and their statuses, per-phase counts, triggers')
     .action(async (documentId: string | undefined, opts: CommonOptions & { batch?: string }) => {
-      const runtime = ctx.open(opts);
+      const app = ctx.open(opts);
       try {
-        const status = runtime.pipeline.status;
+        const status = app.documents;
         if (opts.batch !== undefined) {
-          const batch = await runtime.batches.get(opts.batch);
+          const batch = await app.batches.get(opts.batch);
           if (!batch) {
             ctx.io.stderr.write(`graphmill: batch ${opts.batch} does not exist\n`);
             ctx.setExitCode(1);
@@ -338,7 +328,7 @@ export function statusCommand(ctx: CliContext, common: (c: Command) => Command):
           ctx.print(`${all.length} documents`);
         }
       } finally {
-        await runtime.close();
+        await app.close();
       }
     });
 }

@@ -1,25 +1,9 @@
 /** `dlq list|show|replay|resolve` and `reconcile`. */
 import { Command } from 'commander';
-import { markResolved } from '../../shared/dlq/policy';
-import { replayDue, replayOne, type ReplayDeps } from '../../shared/dlq/replay';
 import { DEAD_LETTER_STATUSES, type DeadLetterStatus } from '../../shared/dlq/types';
 import { badRequest, notFound } from '../../shared/errors';
-import { reconcile, replayOperation } from '../../shared/pipeline/orchestration';
-import type { Runtime } from '../../shared/runtime';
+import type { Composition } from '../../shared/runtime';
 import type { CliContext, CommonOptions } from '../context';
-
-const replayDeps = (runtime: Runtime): ReplayDeps => {
-  const deps = runtime.orchestration('cli');
-  return {
-    store: runtime.deadLetters,
-    alerter: runtime.alerter,
-    clock: runtime.pipeline.clock,
-    logger: deps.logger,
-    functionName: 'cli',
-    ...(deps.settings.dlqSchedule ? { schedule: deps.settings.dlqSchedule } : {}),
-    run: (op) => replayOperation(deps, op),
-  };
-};
 
 export function dlqCommand(ctx: CliContext, common: (c: Command) => Command): Command {
   const dlq = new Command('dlq')
@@ -27,14 +11,14 @@ export function dlqCommand(ctx: CliContext, common: (c: Command) => Command): Co
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) });
   const withRuntime =
-    <A extends unknown[]>(fn: (runtime: Runtime, opts: CommonOptions, ...args: A) => Promise<void>) =>
+    <A extends unknown[]>(fn: (app: Composition, opts: CommonOptions, ...args: A) => Promise<void>) =>
     async (...args: [...A, CommonOptions, Command]) => {
       const opts = args[args.length - 2] as CommonOptions;
-      const runtime = ctx.open(opts);
+      const app = ctx.open(opts);
       try {
-        await fn(runtime, opts, ...(args.slice(0, -2) as A));
+        await fn(app, opts, ...(args.slice(0, -2) as A));
       } finally {
-        await runtime.close();
+        await app.close();
       }
     };
 
@@ -43,12 +27,12 @@ export function dlqCommand(ctx: CliContext, common: (c: Command) => Command): Co
       .description('list dead letters (default: those not resolved)')
       .option('--status <status>', `one of ${DEAD_LETTER_STATUSES.join(', ')}`)
       .action(
-        withRuntime(async (runtime, opts) => {
+        withRuntime(async (app, opts) => {
           const wanted = (opts as CommonOptions & { status?: string }).status;
           if (wanted !== undefined && !(DEAD_LETTER_STATUSES as readonly string[]).includes(wanted)) {
             throw badRequest(`--status must be one of ${DEAD_LETTER_STATUSES.join(', ')}`);
           }
-          const all = await runtime.deadLetters.list(wanted ? { status: wanted as DeadLetterStatus } : {});
+          const all = await app.replay.list(wanted ? { status: wanted as DeadLetterStatus } : {});
           const shown = wanted ? all : all.filter((d) => d.status !== 'resolved');
           if (opts.json) {
             ctx.print(JSON.stringify({ deadLetters: shown }));
@@ -74,8 +58,8 @@ export function dlqCommand(ctx: CliContext, common: (c: Command) => Command): Co
       .argument('<id>')
       .description('show one dead letter with its history')
       .action(
-        withRuntime(async (runtime, _opts, id: string) => {
-          const d = await runtime.deadLetters.get(id);
+        withRuntime(async (app, _opts, id: string) => {
+          const d = await app.replay.get(id);
           if (!d) throw notFound(`No dead letter ${id}`);
           ctx.print(JSON.stringify(d, null, 2));
         }),
@@ -86,17 +70,16 @@ export function dlqCommand(ctx: CliContext, common: (c: Command) => Command): Co
       .argument('[id]', 'replay this entry now (default: every due entry)')
       .description('re-drive dead letters through the pipeline')
       .action(
-        withRuntime(async (runtime, opts, id: string | undefined) => {
-          const deps = replayDeps(runtime);
+        withRuntime(async (app, opts, id: string | undefined) => {
           if (id !== undefined) {
-            const outcome = await replayOne(deps, id);
-            await runtime.bus?.drain();
+            const outcome = await app.replay.replayOne(id);
+            await app.drain();
             if (outcome !== 'succeeded') ctx.setExitCode(1);
             ctx.print(opts.json ? JSON.stringify({ id, outcome }) : `${id}: ${outcome}`);
             return;
           }
-          const summary = await replayDue(deps);
-          await runtime.bus?.drain();
+          const summary = await app.replay.replayDue();
+          await app.drain();
           if (summary.failed > 0) ctx.setExitCode(1);
           ctx.print(
             opts.json
@@ -112,11 +95,9 @@ export function dlqCommand(ctx: CliContext, common: (c: Command) => Command): Co
       .option('--note <text>', 'what was done', 'resolved by hand')
       .description('mark a dead letter as resolved (it will not be replayed)')
       .action(
-        withRuntime(async (runtime, opts, id: string) => {
-          const d = await runtime.deadLetters.get(id);
-          if (!d) throw notFound(`No dead letter ${id}`);
+        withRuntime(async (app, opts, id: string) => {
           const note = (opts as CommonOptions & { note: string }).note;
-          await runtime.deadLetters.put(markResolved(d, runtime.pipeline.clock(), note));
+          await app.replay.resolve(id, note);
           ctx.print(opts.json ? JSON.stringify({ id, status: 'resolved' }) : `${id}: resolved`);
         }),
       ),
@@ -134,19 +115,9 @@ export function reconcileCommand(ctx: CliContext, common: (c: Command) => Comman
       const m = DURATION.exec(opts.since);
       if (!m) throw badRequest('--since must look like 30m, 24h or 7d');
       const ms = Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
-      const runtime = ctx.open(opts);
+      const app = ctx.open(opts);
       try {
-        const now = runtime.pipeline.clock();
-        const report = await reconcile(
-          {
-            firestore: runtime.ledgers.firestore,
-            bigquery: runtime.ledgers.bigquery,
-            firestorePolicy: runtime.policies.firestore,
-            bigqueryPolicy: runtime.policies.bigquery,
-            logger: runtime.logger,
-          },
-          { since: now - ms, until: now + 1 },
-        );
+        const report = await app.reconcile.recent(ms);
         if (report.failed.length > 0) ctx.setExitCode(1);
         ctx.print(
           opts.json
@@ -154,7 +125,7 @@ export function reconcileCommand(ctx: CliContext, common: (c: Command) => Comman
             : `checked ${report.firestoreRecords} + ${report.bigqueryRecords} records; repaired ${report.repairedInFirestore.length} in the orchestration ledger and ${report.repairedInBigquery.length} in the analytics ledger; ${report.failed.length} failed`,
         );
       } finally {
-        await runtime.close();
+        await app.close();
       }
     });
 }

@@ -4,12 +4,13 @@ import type { CloudEvent } from '@google-cloud/functions-framework';
 import type { PubSubCloudEvent } from '../../shared/events/types';
 import { lazyEvent } from '../../shared/runtime/lazy';
 
+type PubSubData = NonNullable<PubSubCloudEvent['data']>;
+
 const ingestEvent = lazyEvent('ingestEvent', () =>
   (require('./wiring') as typeof import('./wiring')).loadIngestEvent(process.env),
 );
 
-functions.cloudEvent('ingestEvent', (event: CloudEvent<unknown>) =>
-  ingestEvent.handler(event as unknown as PubSubCloudEvent),
-);
+// Typed with the Pub/Sub message data, so the delivered event is a PubSubCloudEvent without a cast.
+functions.cloudEvent('ingestEvent', (event: CloudEvent<PubSubData>) => ingestEvent.handler(event));
 
 export const closeIngestEvent = (): Promise<void> => ingestEvent.close();

@@ -1,10 +1,9 @@
 import type { Env } from '../../shared/config';
-import { handleIngestEvent } from '../../shared/pipeline/orchestration';
-import { loadFunctionRuntime } from '../../shared/runtime/function';
+import { loadFunctionComposition } from '../../shared/runtime/function';
 import type { LoadedEventFunction } from '../../shared/runtime/lazy';
+import { makeIngestEventHandler } from './handler';
 
 export function loadIngestEvent(env: Env): Promise<LoadedEventFunction> {
-  const runtime = loadFunctionRuntime('ingestEvent', env);
-  const deps = runtime.orchestration('ingestEvent');
-  return Promise.resolve({ handle: (event) => handleIngestEvent(deps, event), close: () => runtime.close() });
+  const { app } = loadFunctionComposition('ingestEvent', env);
+  return Promise.resolve({ handle: makeIngestEventHandler(app), close: () => app.close() });
 }

@@ -19,13 +19,15 @@ import { DOCUMENT_ID_PATTERN } from '../../shared/documents/types';
 import { sendProblem } from '../../shared/http/problem';
 import { requestIdFrom } from '../../shared/http/request';
 import { traceFields, type Logger } from '../../shared/logging';
-import { ACTIONS, runDocument, type Action, type PipelineDeps } from '../../shared/pipeline';
-import { runAndRecord, submitBatch, type OrchestrationDeps } from '../../shared/pipeline/orchestration';
+import { ACTIONS, type Action } from '../../shared/pipeline';
+import type { Clock } from '../../shared/ports/clock';
+import type { Batches, Ingest } from '../../shared/usecases';
 
 export interface OrchestrateDeps {
-  readonly pipeline: PipelineDeps;
+  readonly ingest: Pick<Ingest, 'runAndRecord'>;
   /** For `submit_batch`; without it the action is refused. */
-  readonly orchestration?: OrchestrationDeps;
+  readonly batches?: Pick<Batches, 'submit'>;
+  readonly clock: Clock;
   readonly logger: Logger;
   readonly maxRequestBytes: number;
   /** For the Cloud Logging trace field. */
@@ -161,18 +163,16 @@ export function makeOrchestrateHandler(deps: OrchestrateDeps) {
         throw unsupportedMediaType('Content-Type must be application/json');
       }
       if (isObject(req.body) && req.body['action'] === 'submit_batch') {
-        if (!deps.orchestration) throw badRequest('submit_batch is not available in this deployment');
+        if (!deps.batches) throw badRequest('submit_batch is not available in this deployment');
         const b = parseSubmitBatchBody(req.body);
-        const batch = await submitBatch(
-          { ...deps.orchestration, logger: log },
+        const batch = await deps.batches.submit(
           {
             batchId: b.batchId,
             documentIds: b.documentIds,
             correlationId: b.correlationId ?? requestId,
-            ...(b.deadlineSeconds !== undefined
-              ? { deadline: deps.pipeline.clock() + b.deadlineSeconds * 1000 }
-              : {}),
+            ...(b.deadlineSeconds !== undefined ? { deadline: deps.clock() + b.deadlineSeconds * 1000 } : {}),
           },
+          { logger: log },
         );
         res
           .status(202)
@@ -188,12 +188,10 @@ export function makeOrchestrateHandler(deps: OrchestrateDeps) {
         return;
       }
       const request = parseOrchestrateBody(req.body);
-      const outcome = deps.orchestration
-        ? await runAndRecord(
-            { ...deps.orchestration, pipeline: { ...deps.orchestration.pipeline, logger: log }, logger: log },
-            { ...request, correlationId: requestId },
-          )
-        : await runDocument({ ...deps.pipeline, logger: log }, request);
+      const outcome = await deps.ingest.runAndRecord(
+        { ...request, correlationId: requestId },
+        { logger: log },
+      );
       res
         .status(200)
         .set('X-Request-ID', requestId)

@@ -7,12 +7,13 @@ import type { CloudEvent } from '@google-cloud/functions-framework';
 import type { PubSubCloudEvent } from '../../shared/events/types';
 import { lazyEvent } from '../../shared/runtime/lazy';
 
+type PubSubData = NonNullable<PubSubCloudEvent['data']>;
+
 const phaseTransition = lazyEvent('phaseTransition', () =>
   (require('./wiring') as typeof import('./wiring')).loadPhaseTransition(process.env),
 );
 
-functions.cloudEvent('phaseTransition', (event: CloudEvent<unknown>) =>
-  phaseTransition.handler(event as unknown as PubSubCloudEvent),
-);
+// Typed with the Pub/Sub message data, so the delivered event is a PubSubCloudEvent without a cast.
+functions.cloudEvent('phaseTransition', (event: CloudEvent<PubSubData>) => phaseTransition.handler(event));
 
 export const closePhaseTransition = (): Promise<void> => phaseTransition.close();

@@ -1,16 +1,14 @@
 import type { Env } from '../../shared/config';
 import { makeScheduledHandler } from '../../shared/http/scheduled';
-import { runWatchdog } from '../../shared/pipeline/orchestration';
-import { loadFunctionRuntime } from '../../shared/runtime/function';
+import { loadFunctionComposition } from '../../shared/runtime/function';
 import type { LoadedHttpFunction } from '../../shared/runtime/lazy';
 
 export function loadWatchdog(env: Env): Promise<LoadedHttpFunction> {
-  const runtime = loadFunctionRuntime('watchdog', env);
-  const deps = runtime.orchestration('watchdog');
+  const { logger, app } = loadFunctionComposition('watchdog', env);
   return Promise.resolve({
-    handle: makeScheduledHandler('watchdog', runtime.logger, async (log) => ({
-      alerted: await runWatchdog({ ...deps, logger: log }),
+    handle: makeScheduledHandler('watchdog', logger, async (log) => ({
+      alerted: await app.watchdog.run({ logger: log }),
     })),
-    close: () => runtime.close(),
+    close: () => app.close(),
   });
 }

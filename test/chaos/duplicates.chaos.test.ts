@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Driver } from 'neo4j-driver';
-import type { Runtime } from '../../shared/runtime';
+import type { Composition as Runtime } from '../../shared/runtime';
 import { OutputCapture, scanForSecrets, leakFigures } from './support/capture';
 import { makeCorpus } from './support/corpus';
 import { compareDumps, deletePrefix, dumpGraph, type GraphDump } from './support/graph-dump';
@@ -58,7 +58,7 @@ interface FinalState {
   statuses: string[];
   ledgers: { firestore: string[]; bigquery: string[] };
   batch: string;
-  bus: ReturnType<NonNullable<Runtime['bus']>['stats']> | undefined;
+  bus: ReturnType<NonNullable<Runtime['adapters']['bus']>['stats']> | undefined;
   ms: number;
   batchCompleteLogs: number;
 }
@@ -86,7 +86,7 @@ async function runBatch(name: string, bus: { duplicate?: boolean; reorder?: bool
     await submit(runtime, BATCH, docs);
     expect(await drainWithin(runtime, 300_000)).toBe(true);
     const ms = Date.now() - t0;
-    const records = await runtime.pipeline.status.list();
+    const records = await runtime.adapters.pipeline.status.list();
     const c = census(
       records,
       docs.map((d) => d.id),
@@ -108,7 +108,7 @@ async function runBatch(name: string, bus: { duplicate?: boolean; reorder?: bool
       .sort();
     const window = { since: 0, until: clock.now() + 1 };
     const ledger = async (which: 'firestore' | 'bigquery') =>
-      (await runtime.ledgers[which].list(window))
+      (await runtime.adapters.ledgers[which].list(window))
         .map((r) =>
           JSON.stringify([
             r.completionId,
@@ -121,7 +121,7 @@ async function runBatch(name: string, bus: { duplicate?: boolean; reorder?: bool
           ]),
         )
         .sort();
-    const batch = await runtime.batches.get(BATCH);
+    const batch = await runtime.adapters.batches.get(BATCH);
     const summary = batch?.summary ? { ...batch.summary, durationMs: 'ignored' } : undefined;
     const phases = Object.fromEntries(
       Object.entries(batch?.phaseStates ?? {}).map(([p, s]) => [
@@ -144,7 +144,7 @@ async function runBatch(name: string, bus: { duplicate?: boolean; reorder?: bool
         summary,
         phases,
       }),
-      bus: runtime.bus?.stats(),
+      bus: runtime.adapters.bus?.stats(),
       ms,
       batchCompleteLogs: 0,
     };

@@ -166,7 +166,7 @@ async function referenceRun(): Promise<{ dump: GraphDump; ms: number }> {
     await submit(runtime, `${PREFIX}-reference`, docs);
     expect(await drainWithin(runtime, 300_000)).toBe(true);
     const c = census(
-      await runtime.pipeline.status.list(),
+      await runtime.adapters.pipeline.status.list(),
       docs.map((d) => d.id),
     );
     expect(c.completed).toBe(docs.length);
@@ -215,7 +215,7 @@ it(`ingests ${scale.documents} documents through ${scale.restarts} SIGKILLs, con
       scale.restarts === 1 ? KILL_LAST : 0.5 + ((KILL_LAST - 0.5) * i) / (scale.restarts - 1),
     );
     const settled = async () =>
-      (await runtime.pipeline.status.list()).filter(
+      (await runtime.adapters.pipeline.status.list()).filter(
         (r) => ids.includes(r.id) && r.status !== 'pending' && r.status !== 'processing',
       ).length;
     const chaos = (async () => {
@@ -235,7 +235,7 @@ it(`ingests ${scale.documents} documents through ${scale.restarts} SIGKILLs, con
     await chaos;
     const drained = await drainWithin(runtime, Math.max(1000, ingestDeadline - Date.now()));
     if (!drained) {
-      const hung = (await runtime.pipeline.status.list()).filter(
+      const hung = (await runtime.adapters.pipeline.status.list()).filter(
         (r) => ids.includes(r.id) && r.status === 'processing',
       );
       findings.push(
@@ -247,8 +247,8 @@ it(`ingests ${scale.documents} documents through ${scale.restarts} SIGKILLs, con
     }
     const ingestMs = Date.now() - t0;
 
-    const afterIngest = census(await runtime.pipeline.status.list(), ids);
-    const deadLettersAfterIngest = await runtime.deadLetters.list();
+    const afterIngest = census(await runtime.adapters.pipeline.status.list(), ids);
+    const deadLettersAfterIngest = await runtime.adapters.deadLetters.list();
     if (afterIngest.stuck > 0) {
       findings.push(
         `${afterIngest.stuck} documents stuck after the ingest (pending/processing/failed-retryable): ${afterIngest.stuckIds.slice(0, 10).join(', ')}`,
@@ -269,7 +269,7 @@ it(`ingests ${scale.documents} documents through ${scale.restarts} SIGKILLs, con
         e.operation.kind === 'document' ? [e.operation.documentId] : [],
       ),
     );
-    const unlettered = (await runtime.pipeline.status.list()).filter(
+    const unlettered = (await runtime.adapters.pipeline.status.list()).filter(
       (r) => ids.includes(r.id) && r.status !== 'completed' && !docLetters.has(r.id),
     );
     if (unlettered.length > 0) {
@@ -287,13 +287,13 @@ it(`ingests ${scale.documents} documents through ${scale.restarts} SIGKILLs, con
     const replay = await replayAll(runtime, clock, logger, 6, Date.now() + BUDGET.replayMs);
     const replayMs = Date.now() - tReplay;
     await reader.stop();
-    const afterReplay = census(await runtime.pipeline.status.list(), ids);
+    const afterReplay = census(await runtime.adapters.pipeline.status.list(), ids);
     if (afterReplay.completed !== ids.length) {
       findings.push(
         `${ids.length - afterReplay.completed} documents not completed after the replay: ${afterReplay.stuckIds.slice(0, 10).join(', ')}`,
       );
     }
-    const batch = await runtime.batches.get(`${PREFIX}-chaos`);
+    const batch = await runtime.adapters.batches.get(`${PREFIX}-chaos`);
 
     const dump = await dumpGraph(admin as Driver, PREFIX);
     const diff = compareDumps(reference.dump, dump);
@@ -322,7 +322,7 @@ it(`ingests ${scale.documents} documents through ${scale.restarts} SIGKILLs, con
     if (reader.figures.partial > 0)
       findings.push(`partial documents seen: ${reader.figures.samples.join(' | ')}`);
 
-    const busStats = runtime.bus?.stats();
+    const busStats = runtime.adapters.bus?.stats();
     if (!(await closeWithin(runtime, CLOSE_MS)))
       findings.push(`the runtime did not close within ${CLOSE_MS / 1000} s`);
     const leaks = scanForSecrets(`${capture.text()}\n${(slack as SlackReceiver).bodies.join('\n')}`, {

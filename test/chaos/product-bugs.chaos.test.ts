@@ -44,8 +44,7 @@ import { classifyNeo4jError } from '../../shared/adapters/neo4j/errors';
 import { silentLogger } from '../../shared/logging';
 import { iterateChunks } from '../../shared/chunking';
 import { runDocument } from '../../shared/pipeline';
-import { submitBatch } from '../../shared/pipeline/orchestration';
-import { buildRuntime, type Runtime } from '../../shared/runtime';
+import { compose, type Composition as Runtime } from '../../shared/runtime';
 import { InMemoryStatusStore } from '../../shared/adapters/memory/status-store';
 import type { DocumentRecord } from '../../shared/status/types';
 import type { StatusStore } from '../../shared/ports/status-store';
@@ -96,7 +95,7 @@ function runtimeThroughProxy(): Runtime {
 async function runWithLostAck(id: string, text: string, query: string) {
   const runtime = runtimeThroughProxy();
   try {
-    const status = runtime.pipeline.status;
+    const status = runtime.adapters.pipeline.status;
     await status.register({ id, source: 'inline:', content: text }, Date.now());
     const progress = status.progress.bind(status);
     (status as { progress: typeof status.progress }).progress = async (docId, owner, stage, pct, now) => {
@@ -106,7 +105,8 @@ async function runWithLostAck(id: string, text: string, query: string) {
     const lostBefore = proxy.counters.commitAcksLost;
     let outcome: string;
     try {
-      outcome = (await runDocument(runtime.pipeline, { documentId: id, action: 'process_document' })).status;
+      outcome = (await runDocument(runtime.adapters.pipeline, { documentId: id, action: 'process_document' }))
+        .status;
     } catch (err) {
       outcome = `error ${toGraphmillError(err).code}: ${toGraphmillError(err).message}`;
     }
@@ -173,7 +173,7 @@ const MEMORY_ENV = {
 };
 
 function memoryRuntime(graph: MemoryGraphWriter, bus: { maxDeliveryAttempts: number }) {
-  return buildRuntime(parseConfig(MEMORY_ENV), silentLogger, {
+  return compose(parseConfig(MEMORY_ENV), silentLogger, {
     graph,
     alerter: new RecordingAlerter(),
     sleep: () => Promise.resolve(),
@@ -187,9 +187,9 @@ describe('2. local bus: the dead letter of an event out of deliveries', () => {
     graph.failWith = dependencyUnavailable('Neo4j is down');
     const runtime = memoryRuntime(graph, { maxDeliveryAttempts: 1 });
     try {
-      const status = runtime.pipeline.status;
+      const status = runtime.adapters.pipeline.status;
       await status.register({ id: 'doc-1', source: 'inline:', content: 'Some text.' }, Date.now());
-      await submitBatch(runtime.orchestration('test'), { batchId: 'b1', documentIds: ['doc-1'] });
+      await runtime.forFunction('test').batches.submit({ batchId: 'b1', documentIds: ['doc-1'] });
       // The one delivery fails (Neo4j down) and records its failure; from then on the status store's
       // reads fail, in the adapter (under any retry graphmill wraps around it), until the bus is idle.
       const proto = InMemoryStatusStore.prototype;
@@ -207,7 +207,7 @@ describe('2. local bus: the dead letter of an event out of deliveries', () => {
         return originalGet.call(this, id);
       };
       try {
-        await runtime.bus?.drain();
+        await runtime.adapters.bus?.drain();
       } finally {
         // The methods may be inherited (the store is built over a shared implementation): then the patch
         // is deleted, not redefined.
@@ -216,7 +216,7 @@ describe('2. local bus: the dead letter of an event out of deliveries', () => {
         if (realGet) Object.defineProperty(proto, 'get', realGet);
         else delete (proto as Partial<InMemoryStatusStore>).get;
       }
-      const letters = await runtime.deadLetters.list();
+      const letters = await runtime.adapters.deadLetters.list();
       // The operation must survive somewhere: a dead letter to replay.
       expect(
         letters.map((l) => (l.operation.kind === 'document' ? l.operation.documentId : l.operation.kind)),
@@ -343,17 +343,17 @@ describe('5. submit_batch under transient store and publisher failures', () => {
         { port: 'status', writes: [], reads: ['get'] },
         injector,
       ),
-      injectInPlace(runtime.bus ?? runtime.publisher, PUBLISHER_SPEC, injector),
+      injectInPlace(runtime.adapters.bus ?? runtime.adapters.publisher, PUBLISHER_SPEC, injector),
     ];
     try {
       for (const id of ids) {
-        await runtime.pipeline.status.register({ id, source: 'inline:', content: id }, Date.now());
+        await runtime.adapters.pipeline.status.register({ id, source: 'inline:', content: id }, Date.now());
       }
       injector.enabled = true;
       let submitted = false;
       for (let attempt = 0; attempt < 10 && !submitted; attempt++) {
         try {
-          await submitBatch(runtime.orchestration('test'), { batchId: 'b1', documentIds: ids });
+          await runtime.forFunction('test').batches.submit({ batchId: 'b1', documentIds: ids });
           submitted = true;
         } catch {
           // the client retries the same batch id (idempotent)
@@ -389,7 +389,7 @@ describe('6. Neo4j: connection acquisition timing out', () => {
       {},
     );
     try {
-      const status = runtime.pipeline.status;
+      const status = runtime.adapters.pipeline.status;
       for (const id of ['a', 'b']) {
         await status.register(
           { id: `${PREFIX}/stall-${id}.md`, source: 'inline:', content: `Document ${id}.` },
@@ -397,12 +397,15 @@ describe('6. Neo4j: connection acquisition timing out', () => {
         );
       }
       // The driver is built and verified; then the pooled connections die and new ones hang.
-      await runDocument(runtime.pipeline, { documentId: `${PREFIX}/stall-a.md`, action: 'process_document' });
+      await runDocument(runtime.adapters.pipeline, {
+        documentId: `${PREFIX}/stall-a.md`,
+        action: 'process_document',
+      });
       proxy.stall(true);
       proxy.cut(1);
       let error: unknown;
       try {
-        await runDocument(runtime.pipeline, {
+        await runDocument(runtime.adapters.pipeline, {
           documentId: `${PREFIX}/stall-b.md`,
           action: 'process_document',
         });
@@ -497,7 +500,7 @@ describe('8. Neo4j: writes in flight when the driver is rebuilt after a credenti
       {},
     );
     try {
-      const graph = runtime.pipeline.graph;
+      const graph = runtime.adapters.pipeline.graph;
       await graph.ensureSchema();
       const options = { chunkSize: CHUNK_SIZE, chunkOverlap: 40 };
       const writes = Array.from({ length: 6 }, (_, i) =>
@@ -516,7 +519,7 @@ describe('8. Neo4j: writes in flight when the driver is rebuilt after a credenti
       );
       // The writes are under way; one request is told the credentials were rejected.
       await new Promise((r) => setTimeout(r, 30));
-      await runtime.neo4j
+      await runtime.adapters.neo4j
         .withDriver(() =>
           Promise.reject(
             new Neo4jError(

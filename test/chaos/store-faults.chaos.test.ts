@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Batch } from '../../shared/batches/types';
-import { reconcile } from '../../shared/pipeline/orchestration';
+import { reconcile } from '../../shared/usecases/reconcile';
 import { InMemoryCompletionLedger } from '../../shared/adapters/memory/completion-ledger';
 import type { CompletionRecord } from '../../shared/tracking/types';
 import type { CompletionLedger } from '../../shared/ports/completion-ledger';
@@ -108,12 +108,12 @@ it(`a ${scale.documents}-document batch with ${FAULT_RATE * 100}% of status, led
   // the composition root builds under its publish retries, fails on the instance.
   const undo = [
     injectIntoClass(SqliteStatusStore.prototype as StatusStore, STATUS_STORE_SPEC, injector),
-    injectInPlace(runtime.bus ?? runtime.publisher, PUBLISHER_SPEC, injector),
+    injectInPlace(runtime.adapters.bus ?? runtime.adapters.publisher, PUBLISHER_SPEC, injector),
   ];
   // What the tracker told its callers, per completion.
   const told: { record: CompletionRecord; result: TrackingResult }[] = [];
-  const record = runtime.tracker.record.bind(runtime.tracker);
-  (runtime.tracker as { record: typeof record }).record = async (r) => {
+  const record = runtime.adapters.tracker.record.bind(runtime.adapters.tracker);
+  (runtime.adapters.tracker as { record: typeof record }).record = async (r) => {
     const result = await record(r);
     told.push({ record: r, result });
     return result;
@@ -185,8 +185,8 @@ it(`a ${scale.documents}-document batch with ${FAULT_RATE * 100}% of status, led
     const ingestMs = Date.now() - t0;
     injector.enabled = false;
     const afterIngest = census(await inspect.list(), ids);
-    const batchAfterIngest = await runtime.batches.get(batchId);
-    const deadLettersAfterIngest = await runtime.deadLetters.list();
+    const batchAfterIngest = await runtime.adapters.batches.get(batchId);
+    const deadLettersAfterIngest = await runtime.adapters.deadLetters.list();
     const letteredDocs = new Set(
       deadLettersAfterIngest.flatMap((e) =>
         e.operation.kind === 'document' ? [e.operation.documentId] : [],
@@ -211,7 +211,7 @@ it(`a ${scale.documents}-document batch with ${FAULT_RATE * 100}% of status, led
     // The faults stop; the scheduled replay and the reconciliation catch up.
     const replay = await replayAll(runtime, clock, logger, 8);
     const afterReplay = census(await inspect.list(), ids);
-    const batch = await runtime.batches.get(batchId);
+    const batch = await runtime.adapters.batches.get(batchId);
     if (afterReplay.completed !== ids.length) {
       findings.push(
         `${ids.length - afterReplay.completed} documents not completed after the replay: ${afterReplay.stuckIds.slice(0, 5).join(', ')}`,
@@ -269,10 +269,10 @@ it(`a ${scale.documents}-document batch with ${FAULT_RATE * 100}% of status, led
 
     const report = await reconcile(
       {
-        firestore: runtime.ledgers.firestore,
-        bigquery: runtime.ledgers.bigquery,
-        firestorePolicy: runtime.policies.firestore,
-        bigqueryPolicy: runtime.policies.bigquery,
+        firestore: runtime.adapters.ledgers.firestore,
+        bigquery: runtime.adapters.ledgers.bigquery,
+        firestorePolicy: runtime.adapters.policies.firestore,
+        bigqueryPolicy: runtime.adapters.policies.bigquery,
         logger,
       },
       window,
@@ -324,7 +324,7 @@ it(`a ${scale.documents}-document batch with ${FAULT_RATE * 100}% of status, led
       );
     }
 
-    const busStats = runtime.bus?.stats();
+    const busStats = runtime.adapters.bus?.stats();
     for (const u of undo) u();
     await runtime.close();
     const leaks = scanForSecrets(`${capture.text()}\n${(slack as SlackReceiver).bodies.join('\n')}`, {

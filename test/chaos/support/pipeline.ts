@@ -1,10 +1,12 @@
 /** A graphmill runtime in local mode for the chaos suites, and the helpers every batch run needs. */
 import type { Env } from '../../../shared/config';
 import { parseConfig } from '../../../shared/config';
-import { replayDue, replayOne, type ReplayDeps } from '../../../shared/dlq/replay';
 import type { Logger } from '../../../shared/logging';
-import { replayOperation, submitBatch } from '../../../shared/pipeline/orchestration';
-import { buildRuntime, type Runtime, type RuntimeOverrides } from '../../../shared/runtime';
+import {
+  compose,
+  type Composition as Runtime,
+  type CompositionOverrides as RuntimeOverrides,
+} from '../../../shared/runtime';
 import type { DocumentRecord } from '../../../shared/status/types';
 import type { ChaosDocument } from './corpus';
 
@@ -46,12 +48,12 @@ export function localEnv(options: {
 }
 
 export function chaosRuntime(env: Env, logger: Logger, overrides: RuntimeOverrides): Runtime {
-  return buildRuntime(parseConfig(env), logger, overrides);
+  return compose(parseConfig(env), logger, overrides);
 }
 
 export async function registerCorpus(runtime: Runtime, docs: readonly ChaosDocument[], now: number) {
   for (const d of docs) {
-    await runtime.pipeline.status.register(
+    await runtime.adapters.pipeline.status.register(
       { id: d.id, source: 'inline:', title: d.title, content: d.text },
       now,
     );
@@ -60,7 +62,7 @@ export async function registerCorpus(runtime: Runtime, docs: readonly ChaosDocum
 
 /** Resolves true when the bus is idle, false when `ms` passed first. */
 export async function drainWithin(runtime: Runtime, ms: number): Promise<boolean> {
-  const bus = runtime.bus;
+  const bus = runtime.adapters.bus;
   if (!bus) return true;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
@@ -74,7 +76,7 @@ export async function drainWithin(runtime: Runtime, ms: number): Promise<boolean
 }
 
 export async function submit(runtime: Runtime, batchId: string, docs: readonly ChaosDocument[]) {
-  return submitBatch(runtime.orchestration('chaos-submit'), {
+  return runtime.forFunction('chaos-submit').batches.submit({
     batchId,
     documentIds: docs.map((d) => d.id),
   });
@@ -156,16 +158,10 @@ export async function replayAll(
   deadline = Date.now() + 240_000,
 ): Promise<ReplayFigures> {
   const left = () => Math.max(1000, deadline - Date.now());
-  const deps = runtime.orchestration('replayDeadLetters');
-  const replay: ReplayDeps = {
-    store: runtime.deadLetters,
-    alerter: runtime.alerter,
-    clock: clock.now,
-    logger,
-    functionName: 'replayDeadLetters',
-    ...(deps.settings.dlqSchedule ? { schedule: deps.settings.dlqSchedule } : {}),
-    run: (op) => replayOperation(deps, op),
-  };
+  // The dead letters on the moved clock, logged to the suite's logger; the operations replayed as the
+  // replayDeadLetters function replays them.
+  const { replay } = runtime.forFunction('replayDeadLetters');
+  const options = { clock: clock.now, logger };
   const f: ReplayFigures = {
     rounds: 0,
     claimed: 0,
@@ -177,7 +173,7 @@ export async function replayAll(
   for (let round = 0; round < maxRounds && Date.now() < deadline; round++) {
     // Past any schedule (the exponential one caps at 6 h) and any lease (FUNCTION_TIMEOUT + margin).
     clock.advance(7 * 3_600_000);
-    const summary = await replayDue({ ...replay, limit: 10_000 });
+    const summary = await replay.replayDue({ ...options, limit: 10_000 });
     await drainWithin(runtime, left());
     f.rounds++;
     f.claimed += summary.claimed;
@@ -185,10 +181,10 @@ export async function replayAll(
     f.failed += summary.failed;
     if (summary.claimed === 0) break;
   }
-  for (const entry of await runtime.deadLetters.list({ status: 'manual_review' })) {
+  for (const entry of await runtime.adapters.deadLetters.list({ status: 'manual_review' })) {
     if (Date.now() >= deadline) break;
     f.manualReviewReplayed++;
-    if ((await replayOne(replay, entry.id)) === 'succeeded') f.manualReviewSucceeded++;
+    if ((await replay.replayOne(entry.id, options)) === 'succeeded') f.manualReviewSucceeded++;
   }
   await drainWithin(runtime, left());
   return f;

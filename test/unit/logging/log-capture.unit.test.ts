@@ -7,6 +7,7 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import { inlineSource, makeSourceRouter } from '../../../shared/documents';
 import { makeLogger, traceFields } from '../../../shared/logging';
+import { runDocument, type PipelineDeps } from '../../../shared/pipeline';
 import { secretRegistry } from '../../../shared/secrets';
 import { InMemoryStatusStore } from '../../../shared/adapters/memory/status-store';
 import { makeOrchestrateHandler } from '../../../functions/orchestrate/handler';
@@ -44,17 +45,29 @@ it('every entry of a request carries severity, function, requestId, trace and st
     { id: 'doc-1', source: 'inline:', content: 'One sentence. Another one.\n\nA paragraph.' },
     0,
   );
+  const pipeline: PipelineDeps = {
+    status,
+    graph: new MemoryGraphWriter(),
+    source: makeSourceRouter([inlineSource]),
+    clock: () => Date.now(),
+    logger,
+    settings: { chunkSize: 20, chunkOverlap: 4, leaseMs: 60_000, maxDocumentBytes: 1000 },
+  };
   functions.http(
     'orchestrate-logs',
     makeOrchestrateHandler({
-      pipeline: {
-        status,
-        graph: new MemoryGraphWriter(),
-        source: makeSourceRouter([inlineSource]),
-        clock: () => Date.now(),
-        logger,
-        settings: { chunkSize: 20, chunkOverlap: 4, leaseMs: 60_000, maxDocumentBytes: 1000 },
+      // The document run alone, without the recording use cases.
+      ingest: {
+        runAndRecord: (r, o) =>
+          runDocument(
+            { ...pipeline, ...(o?.logger ? { logger: o.logger } : {}) },
+            {
+              documentId: r.documentId,
+              action: r.action,
+            },
+          ),
       },
+      clock: pipeline.clock,
       logger,
       maxRequestBytes: 1024,
       projectId: 'demo-project',

@@ -11,7 +11,7 @@ import { badRequest } from '../../../shared/errors';
 import { clip, MAX_DETAIL_CHARS, toProblem } from '../../../shared/errors/problem';
 import { installBodyErrorProblems } from '../../../shared/http/body-errors';
 import { makeLogger } from '../../../shared/logging';
-import { buildRuntime, type Runtime } from '../../../shared/runtime';
+import { compose, type Composition } from '../../../shared/runtime';
 import { makeOrchestrateHandler } from '../../../functions/orchestrate/handler';
 import { MemoryGraphWriter } from '../../../shared/adapters/memory/graph-writer';
 
@@ -27,16 +27,17 @@ const env = {
 const BOUND = 8 * 1024;
 
 let out: string[] = [];
-let runtime: Runtime;
+let runtime: Composition;
 
 beforeAll(() => {
   const logger = makeLogger({ level: 'debug', format: 'json', base: { function: 'orchestrate' } });
-  runtime = buildRuntime(parseConfig(env), logger, { graph: new MemoryGraphWriter() });
+  runtime = compose(parseConfig(env), logger, { graph: new MemoryGraphWriter() });
   functions.http(
     'orchestrate-amplification',
     makeOrchestrateHandler({
-      pipeline: runtime.pipeline,
-      orchestration: runtime.orchestration('orchestrate'),
+      ingest: runtime.forFunction('orchestrate').ingest,
+      batches: runtime.forFunction('orchestrate').batches,
+      clock: runtime.adapters.pipeline.clock,
       logger,
       maxRequestBytes: 64 * 1024,
     }),

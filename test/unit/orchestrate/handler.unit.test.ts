@@ -15,7 +15,7 @@ import { dependencyUnavailable } from '../../../shared/errors';
 import { installBodyErrorProblems } from '../../../shared/http/body-errors';
 import { REQUEST_BYTES_CEILING } from '../../../shared/http/limits';
 import { silentLogger } from '../../../shared/logging';
-import type { PipelineDeps } from '../../../shared/pipeline';
+import { runDocument, type PipelineDeps } from '../../../shared/pipeline';
 import { InMemoryStatusStore } from '../../../shared/adapters/memory/status-store';
 import { makeOrchestrateHandler } from '../../../functions/orchestrate/handler';
 import { MemoryGraphWriter } from '../../../shared/adapters/memory/graph-writer';
@@ -46,7 +46,22 @@ functions.http(
       logger: silentLogger,
       settings: { chunkSize: 20, chunkOverlap: 5, leaseMs: 60_000, maxDocumentBytes: 1000 },
     };
-    return makeOrchestrateHandler({ pipeline, logger: silentLogger, maxRequestBytes: 1024 })(req, res);
+    // Without the recording use cases: the document run alone, and no submit_batch.
+    return makeOrchestrateHandler({
+      ingest: {
+        runAndRecord: (r, o) =>
+          runDocument(
+            { ...pipeline, ...(o?.logger ? { logger: o.logger } : {}) },
+            {
+              documentId: r.documentId,
+              action: r.action,
+            },
+          ),
+      },
+      clock: pipeline.clock,
+      logger: silentLogger,
+      maxRequestBytes: 1024,
+    })(req, res);
   },
 );
 installBodyErrorProblems();

@@ -8,18 +8,66 @@ import { parseConfig } from '../../../shared/config';
 import { toPubSubCloudEvent } from '../../../shared/events/codec';
 import type { PhaseCompletionEvent, PubSubCloudEvent } from '../../../shared/events/types';
 import { silentLogger } from '../../../shared/logging';
-import {
-  handlePhaseCompletion,
-  phaseTopic,
-  replayOperation,
-  reconcile,
-  runWatchdog,
-  submitBatch,
-  type PhaseTrigger,
-} from '../../../shared/pipeline/orchestration';
-import { buildRuntime, type Runtime } from '../../../shared/runtime';
+import { decodePhaseCompletionDelivery } from '../../../shared/events/deliveries';
+import type { Alerter } from '../../../shared/ports/alerter';
+import type { Clock } from '../../../shared/ports/clock';
+import type { EventPublisher } from '../../../shared/ports/event-publisher';
+import { compose, type Composition } from '../../../shared/runtime';
+import { makeCompletions } from '../../../shared/usecases/completions';
+import { makePermanentFailure } from '../../../shared/usecases/permanent-failure';
+import { makePhaseTransition } from '../../../shared/usecases/phase-transition';
+import { makePhaseTrigger, phaseTopic, type PhaseTrigger } from '../../../shared/usecases/phase-trigger';
+import { reconcile } from '../../../shared/usecases/reconcile';
+import { makeWatchdog } from '../../../shared/usecases/watchdog';
 import { InMemoryCompletionLedger } from '../../../shared/adapters/memory/completion-ledger';
 import { MemoryGraphWriter } from '../../../shared/adapters/memory/graph-writer';
+
+/** The use cases that take a replaced publisher, alerter or clock, built over a runtime's adapters. */
+function rewired(
+  runtime: Composition,
+  functionName: string,
+  over: { publisher?: EventPublisher; alerter?: Alerter; clock?: Clock },
+) {
+  const a = runtime.adapters;
+  const publisher = over.publisher ?? a.publisher;
+  const alerter = over.alerter ?? a.alerter;
+  const clock = over.clock ?? a.pipeline.clock;
+  const logger = silentLogger;
+  const deadLetters = { store: a.deadLetters, alerter, clock, logger, functionName };
+  const triggerPhase = makePhaseTrigger({ publisher, deadLetters, clock, logger });
+  const completions = makeCompletions({
+    tracker: a.tracker,
+    publisher,
+    alerter,
+    clock,
+    logger,
+    functionName,
+    phaseCompletionsTopic: 'phase-completions',
+  });
+  const failure = makePermanentFailure({
+    status: a.pipeline.status,
+    deadLetters,
+    completions,
+    alerter,
+    clock,
+    logger,
+    functionName,
+  });
+  return {
+    phaseTransition: makePhaseTransition({
+      tracker: a.tracker,
+      batches: a.batches,
+      triggerPhase,
+      failure,
+      alerter,
+      clock,
+      logger,
+      functionName,
+      phaseCompletionsTopic: 'phase-completions',
+    }),
+    watchdog: makeWatchdog({ batches: a.batches, triggerPhase, alerter, clock, logger, functionName }),
+  };
+}
 
 const env = {
   NEO4J_URI: 'bolt://127.0.0.1:1',
@@ -35,7 +83,7 @@ const env = {
 };
 
 interface Harness {
-  runtime: Runtime;
+  runtime: Composition;
   graph: MemoryGraphWriter;
   alerter: RecordingAlerter;
   triggers: PhaseTrigger[];
@@ -49,7 +97,7 @@ function harness(
   const graph = new MemoryGraphWriter();
   const alerter = Object.assign(new RecordingAlerter(), { flush: () => Promise.resolve() });
   let now = 1_800_000_000_000;
-  const runtime = buildRuntime(parseConfig(env), silentLogger, {
+  const runtime = compose(parseConfig(env), silentLogger, {
     graph,
     alerter,
     clock: () => (now += 7),
@@ -58,7 +106,7 @@ function harness(
   });
   const triggers: PhaseTrigger[] = [];
   let lost = 0;
-  runtime.bus?.subscribe(phaseTopic('review'), async (event) => {
+  runtime.adapters.bus?.subscribe(phaseTopic('review'), async (event) => {
     const trigger = JSON.parse(
       Buffer.from(event.data?.message?.data ?? '', 'base64').toString('utf8'),
     ) as PhaseTrigger;
@@ -79,38 +127,38 @@ function harness(
         occurredAt: new Date(1_800_000_000_000).toISOString(),
         correlationId: trigger.correlationId,
       };
-      await runtime.publisher.publish('phase-completions', done, { idempotencyKey: done.eventId });
+      await runtime.adapters.publisher.publish('phase-completions', done, { idempotencyKey: done.eventId });
     }
   });
   return { runtime, graph, alerter, triggers };
 }
 
 const BROKEN = ['doc-07', 'doc-23', 'doc-41'];
-async function registerFifty(runtime: Runtime): Promise<string[]> {
+async function registerFifty(runtime: Composition): Promise<string[]> {
   const ids = Array.from({ length: 50 }, (_, i) => `doc-${String(i).padStart(2, '0')}`);
   for (const id of ids) {
     // A NUL byte makes the content binary: a permanent failure.
     const content = BROKEN.includes(id)
       ? `binary\u0000${id}`
       : `Document ${id}. It has two sentences.\n\nAnd a paragraph.`;
-    await runtime.pipeline.status.register({ id, source: 'inline:', content }, 0);
+    await runtime.adapters.pipeline.status.register({ id, source: 'inline:', content }, 0);
   }
   return ids;
 }
 
 async function finalState(h: Harness, ids: string[]) {
   const statuses = await Promise.all(
-    ids.map(async (id) => [id, (await h.runtime.pipeline.status.get(id))?.status]),
+    ids.map(async (id) => [id, (await h.runtime.adapters.pipeline.status.get(id))?.status]),
   );
-  const batch = await h.runtime.batches.get('batch-1');
-  const deadLetters = (await h.runtime.deadLetters.list()).map((d) => [
+  const batch = await h.runtime.adapters.batches.get('batch-1');
+  const deadLetters = (await h.runtime.adapters.deadLetters.list()).map((d) => [
     d.operation.kind === 'document' ? d.operation.documentId : d.id,
     d.status,
   ]);
-  const completions = (await h.runtime.ledgers.firestore.list({}))
+  const completions = (await h.runtime.adapters.ledgers.firestore.list({}))
     .map((c) => `${c.documentId}/${c.phase}/${c.status}`)
     .sort();
-  const analytics = (await h.runtime.ledgers.bigquery.list({}))
+  const analytics = (await h.runtime.adapters.ledgers.bigquery.list({}))
     .map((c) => `${c.documentId}/${c.phase}/${c.status}`)
     .sort();
   const graph = [...h.graph.documents.entries()]
@@ -137,10 +185,10 @@ async function finalState(h: Harness, ids: string[]) {
 it('a 50-document batch: every unit accounted for, next phase triggered once, summary written, 3 failures dead-lettered', async () => {
   const h = harness();
   const ids = await registerFifty(h.runtime);
-  await submitBatch(h.runtime.orchestration('cli'), { batchId: 'batch-1', documentIds: ids });
-  await h.runtime.bus?.drain();
+  await h.runtime.forFunction('cli').batches.submit({ batchId: 'batch-1', documentIds: ids });
+  await h.runtime.adapters.bus?.drain();
 
-  const batch = await h.runtime.batches.get('batch-1');
+  const batch = await h.runtime.adapters.batches.get('batch-1');
   expect(batch?.phaseStates['ingest']).toMatchObject({ expected: 50, succeeded: 47, failed: 3 });
   expect(batch?.phaseStates['review']).toMatchObject({ expected: 50, succeeded: 47, failed: 3 });
   expect(batch?.phaseStates['ingest']?.triggeredAt).toBeDefined();
@@ -154,11 +202,11 @@ it('a 50-document batch: every unit accounted for, next phase triggered once, su
   expect(batch?.status).toBe('completed');
   expect(batch?.summary).toMatchObject({ units: 50, succeeded: 47, failed: 3, failedUnits: BROKEN });
 
-  const failed = await h.runtime.pipeline.status.list({ status: 'failed' });
+  const failed = await h.runtime.adapters.pipeline.status.list({ status: 'failed' });
   expect(failed.map((r) => r.id)).toEqual(BROKEN);
   for (const r of failed) expect(r.error).toMatchObject({ code: 'unsupported_content', retryable: false });
-  expect(await h.runtime.pipeline.status.list({ status: 'completed' })).toHaveLength(47);
-  const dead = await h.runtime.deadLetters.list();
+  expect(await h.runtime.adapters.pipeline.status.list({ status: 'completed' })).toHaveLength(47);
+  const dead = await h.runtime.adapters.deadLetters.list();
   expect(dead.map((d) => (d.operation.kind === 'document' ? d.operation.documentId : '')).sort()).toEqual(
     BROKEN,
   );
@@ -176,16 +224,16 @@ it('a 50-document batch: every unit accounted for, next phase triggered once, su
 it('every event delivered twice and out of order gives the same final state as a clean run', async () => {
   const clean = harness();
   const ids = await registerFifty(clean.runtime);
-  await submitBatch(clean.runtime.orchestration('cli'), { batchId: 'batch-1', documentIds: ids });
-  await clean.runtime.bus?.drain();
+  await clean.runtime.forFunction('cli').batches.submit({ batchId: 'batch-1', documentIds: ids });
+  await clean.runtime.adapters.bus?.drain();
   const expected = await finalState(clean, ids);
   await clean.runtime.close();
 
   const chaotic = harness({ duplicate: true, reorder: true });
   await registerFifty(chaotic.runtime);
-  await submitBatch(chaotic.runtime.orchestration('cli'), { batchId: 'batch-1', documentIds: ids });
-  await chaotic.runtime.bus?.drain();
-  const stats = chaotic.runtime.bus?.stats();
+  await chaotic.runtime.forFunction('cli').batches.submit({ batchId: 'batch-1', documentIds: ids });
+  await chaotic.runtime.adapters.bus?.drain();
+  const stats = chaotic.runtime.adapters.bus?.stats();
   expect(stats?.deliveries).toBeGreaterThanOrEqual(2 * (stats?.published ?? 0) - (stats?.unrouted ?? 0) * 2);
   expect(await finalState(chaotic, ids)).toEqual(expected);
   await chaotic.runtime.close();
@@ -195,9 +243,8 @@ it('20 concurrent completion events for the last units of a phase trigger the ne
   const h = harness();
   const units = Array.from({ length: 20 }, (_, i) => `u-${i}`);
   for (const u of units)
-    await h.runtime.pipeline.status.register({ id: u, source: 'inline:', content: 'x' }, 0);
-  const deps = h.runtime.orchestration('phaseTransition');
-  await h.runtime.batches.create(
+    await h.runtime.adapters.pipeline.status.register({ id: u, source: 'inline:', content: 'x' }, 0);
+  await h.runtime.adapters.batches.create(
     { id: 'b-20', units, phases: ['ingest', 'review'], deadline: Date.now() + 60_000 },
     0,
   );
@@ -225,12 +272,18 @@ it('20 concurrent completion events for the last units of a phase trigger the ne
       { id: `m-${unit}`, time: new Date().toISOString() },
     );
   const results = await Promise.all(
-    units.map((u) => handlePhaseCompletion({ ...deps, publisher }, event(u))),
+    units.map((u) =>
+      rewired(h.runtime, 'phaseTransition', { publisher }).phaseTransition.handleDelivery(
+        decodePhaseCompletionDelivery(event(u)),
+      ),
+    ),
   );
   expect(results.filter((r) => r.phaseCompleted === 'ingest')).toHaveLength(1);
   expect(published).toEqual(['phase-review:b-20:review']);
   // redelivering any of them changes nothing
-  await handlePhaseCompletion({ ...deps, publisher }, event('u-3'));
+  await rewired(h.runtime, 'phaseTransition', { publisher }).phaseTransition.handleDelivery(
+    decodePhaseCompletionDelivery(event('u-3')),
+  );
   expect(published).toHaveLength(1);
   await h.runtime.close();
 });
@@ -290,18 +343,21 @@ it('the watchdog alerts once per batch past its deadline, and marks it', async (
   const h = harness();
   const alerter = new RecordingAlerter();
   let now = 1_000_000;
-  const deps = { ...h.runtime.orchestration('watchdog'), alerter, clock: () => now };
-  await h.runtime.batches.create({ id: 'late', units: ['x'], phases: ['ingest'], deadline: 2_000_000 }, now);
-  await h.runtime.batches.create(
+  const deps = rewired(h.runtime, 'watchdog', { alerter, clock: () => now }).watchdog;
+  await h.runtime.adapters.batches.create(
+    { id: 'late', units: ['x'], phases: ['ingest'], deadline: 2_000_000 },
+    now,
+  );
+  await h.runtime.adapters.batches.create(
     { id: 'on-time', units: ['y'], phases: ['ingest'], deadline: 9_000_000 },
     now,
   );
-  expect(await runWatchdog(deps)).toEqual([]);
+  expect(await deps.run()).toEqual([]);
   now = 2_000_001;
-  expect(await runWatchdog(deps)).toEqual(['late']);
-  expect(await runWatchdog(deps)).toEqual([]);
+  expect(await deps.run()).toEqual(['late']);
+  expect(await deps.run()).toEqual([]);
   expect(alerter.alerts).toEqual([expect.objectContaining({ errorType: 'batch_overdue', batchId: 'late' })]);
-  expect((await h.runtime.batches.get('late'))?.overdueAlertedAt).toBe(2_000_001);
+  expect((await h.runtime.adapters.batches.get('late'))?.overdueAlertedAt).toBe(2_000_001);
   await h.runtime.close();
 });
 
@@ -309,7 +365,7 @@ it('a failed unit that succeeds on replay after the batch completed revises the 
   const graph = new MemoryGraphWriter();
   const alerter = Object.assign(new RecordingAlerter(), { flush: () => Promise.resolve() });
   let now = 1_800_000_000_000;
-  const runtime = buildRuntime(parseConfig({ ...env, GRAPHMILL_PHASES: 'ingest' }), silentLogger, {
+  const runtime = compose(parseConfig({ ...env, GRAPHMILL_PHASES: 'ingest' }), silentLogger, {
     graph,
     alerter,
     clock: () => (now += 7),
@@ -317,25 +373,25 @@ it('a failed unit that succeeds on replay after the batch completed revises the 
     bus: {},
   });
   try {
-    const status = runtime.pipeline.status;
+    const status = runtime.adapters.pipeline.status;
     await status.register({ id: 'ok-1', source: 'inline:', content: 'Fine. Words.' }, 0);
     await status.register({ id: 'ok-2', source: 'inline:', content: 'Also fine.' }, 0);
     await status.register({ id: 'bad', source: 'inline:', content: 'binary\u0000content' }, 0);
-    const deps = runtime.orchestration('cli');
-    await submitBatch(deps, { batchId: 'late', documentIds: ['ok-1', 'ok-2', 'bad'] });
-    await runtime.bus?.drain();
-    const first = await runtime.batches.get('late');
+    const deps = runtime.forFunction('cli');
+    await deps.batches.submit({ batchId: 'late', documentIds: ['ok-1', 'ok-2', 'bad'] });
+    await runtime.adapters.bus?.drain();
+    const first = await runtime.adapters.batches.get('late');
     expect(first).toMatchObject({ status: 'completed', summary: { failed: 1, failedUnits: ['bad'] } });
     expect(first?.summaryRevisedAt).toBeUndefined();
 
     // Someone fixes the document and replays its dead letter.
     await status.register({ id: 'bad', source: 'inline:', content: 'Fixed now. Two sentences.' }, 1);
-    const [dead] = await runtime.deadLetters.list();
+    const [dead] = await runtime.adapters.deadLetters.list();
     expect(dead?.operation).toMatchObject({ kind: 'document', documentId: 'bad', batchId: 'late' });
-    await replayOperation(deps, dead?.operation as NonNullable<typeof dead>['operation']);
-    await runtime.bus?.drain();
+    await deps.replay.replayOperation(dead?.operation as NonNullable<typeof dead>['operation']);
+    await runtime.adapters.bus?.drain();
 
-    const revised = await runtime.batches.get('late');
+    const revised = await runtime.adapters.batches.get('late');
     expect(revised).toMatchObject({
       status: 'completed',
       completedAt: first?.completedAt,
@@ -347,10 +403,10 @@ it('a failed unit that succeeds on replay after the batch completed revises the 
     expect(notes[0]?.title).toBe('Batch late: every unit has now succeeded (1 had failed)');
 
     // The replayed completion delivered again changes nothing and says nothing.
-    await replayOperation(deps, dead?.operation as NonNullable<typeof dead>['operation']);
-    await runtime.bus?.drain();
+    await deps.replay.replayOperation(dead?.operation as NonNullable<typeof dead>['operation']);
+    await runtime.adapters.bus?.drain();
     expect(alerter.alerts.filter((a) => a.errorType === 'batch_summary_revised')).toHaveLength(1);
-    expect((await runtime.batches.get('late'))?.summaryRevisedAt).toBe(revised?.summaryRevisedAt);
+    expect((await runtime.adapters.batches.get('late'))?.summaryRevisedAt).toBe(revised?.summaryRevisedAt);
   } finally {
     await runtime.close();
   }
@@ -359,28 +415,34 @@ it('a failed unit that succeeds on replay after the batch completed revises the 
 it('a unit replayed into success after its phase completed gets the next phase on its own, and the summary follows', async () => {
   const h = harness();
   const ids = await registerFifty(h.runtime);
-  const deps = h.runtime.orchestration('cli');
-  await submitBatch(deps, { batchId: 'batch-1', documentIds: ids });
-  await h.runtime.bus?.drain();
-  expect((await h.runtime.batches.get('batch-1'))?.summary).toMatchObject({ failed: 3, failedUnits: BROKEN });
+  const deps = h.runtime.forFunction('cli');
+  await deps.batches.submit({ batchId: 'batch-1', documentIds: ids });
+  await h.runtime.adapters.bus?.drain();
+  expect((await h.runtime.adapters.batches.get('batch-1'))?.summary).toMatchObject({
+    failed: 3,
+    failedUnits: BROKEN,
+  });
   expect(h.triggers.map((t) => t.idempotencyKey)).toEqual(['batch-1:review']);
 
   // One broken document is fixed and its dead letter replayed: it now passes `ingest`, whose trigger for
   // `review` went out long ago without it.
   const fixed = BROKEN[0] as string;
-  await h.runtime.pipeline.status.register({ id: fixed, source: 'inline:', content: 'Fixed. Now text.' }, 1);
-  const dead = (await h.runtime.deadLetters.list()).find(
+  await h.runtime.adapters.pipeline.status.register(
+    { id: fixed, source: 'inline:', content: 'Fixed. Now text.' },
+    1,
+  );
+  const dead = (await h.runtime.adapters.deadLetters.list()).find(
     (d) => d.operation.kind === 'document' && d.operation.documentId === fixed,
   );
   expect(dead).toBeDefined();
-  await replayOperation(deps, (dead as NonNullable<typeof dead>).operation);
-  await h.runtime.bus?.drain();
+  await deps.replay.replayOperation((dead as NonNullable<typeof dead>).operation);
+  await h.runtime.adapters.bus?.drain();
 
   expect(h.triggers.map((t) => [t.idempotencyKey, [...t.units]])).toEqual([
     ['batch-1:review', expect.any(Array)],
     [`batch-1:review:${fixed}`, [fixed]],
   ]);
-  const batch = await h.runtime.batches.get('batch-1');
+  const batch = await h.runtime.adapters.batches.get('batch-1');
   expect(batch?.phaseStates['ingest']).toMatchObject({ succeeded: 48, failed: 2 });
   expect(batch?.phaseStates['review']).toMatchObject({ succeeded: 48, failed: 2 });
   expect(batch?.summary).toMatchObject({ succeeded: 48, failed: 2, failedUnits: BROKEN.slice(1) });
@@ -389,8 +451,8 @@ it('a unit replayed into success after its phase completed gets the next phase o
   expect(revised[0]?.title).toBe('Batch batch-1 now has 2 of 50 units failed (was 3)');
 
   // The replayed completion delivered again triggers nothing more.
-  await replayOperation(deps, (dead as NonNullable<typeof dead>).operation);
-  await h.runtime.bus?.drain();
+  await deps.replay.replayOperation((dead as NonNullable<typeof dead>).operation);
+  await h.runtime.adapters.bus?.drain();
   expect(h.triggers).toHaveLength(2);
   await h.runtime.close();
 });
@@ -398,53 +460,53 @@ it('a unit replayed into success after its phase completed gets the next phase o
 it('the watchdog publishes again a trigger that never reached the next phase, and the batch completes', async () => {
   const h = harness({}, { loseFirstTrigger: true });
   const ids = await registerFifty(h.runtime);
-  const deps = h.runtime.orchestration('watchdog');
-  await submitBatch(deps, { batchId: 'batch-1', documentIds: ids, deadline: 1_800_000_000_100 });
-  await h.runtime.bus?.drain();
-  const stalled = await h.runtime.batches.get('batch-1');
+  const deps = h.runtime.forFunction('watchdog');
+  await deps.batches.submit({ batchId: 'batch-1', documentIds: ids, deadline: 1_800_000_000_100 });
+  await h.runtime.adapters.bus?.drain();
+  const stalled = await h.runtime.adapters.batches.get('batch-1');
   expect(stalled?.status).toBe('open');
   expect(stalled?.phaseStates['ingest']?.triggeredAt).toBeDefined();
   expect(stalled?.phaseStates['review']).toMatchObject({ succeeded: 0, failed: 3 }); // the carried failures
   expect(h.triggers).toHaveLength(0);
 
-  expect(await runWatchdog(deps)).toEqual(['batch-1']);
-  await h.runtime.bus?.drain();
+  expect(await deps.watchdog.run()).toEqual(['batch-1']);
+  await h.runtime.adapters.bus?.drain();
   expect(h.triggers.map((t) => [t.idempotencyKey, t.units.length])).toEqual([['batch-1:review', 47]]);
-  const done = await h.runtime.batches.get('batch-1');
+  const done = await h.runtime.adapters.batches.get('batch-1');
   expect(done).toMatchObject({ status: 'completed', summary: { failed: 3, failedUnits: BROKEN } });
   const overdue = h.alerter.alerts.filter((a) => a.errorType === 'batch_overdue');
   expect(overdue).toHaveLength(1);
   expect(overdue[0]?.message).toContain('no unit had reached review, so its trigger was published again');
 
   // Completed and alerted once: a second pass has nothing to do.
-  expect(await runWatchdog(deps)).toEqual([]);
+  expect(await deps.watchdog.run()).toEqual([]);
   await h.runtime.close();
 });
 
 it('the watchdog publishes again only where the next phase holds nothing but carried failures', async () => {
   const h = harness();
   const t0 = 1_000_000;
-  const deps = { ...h.runtime.orchestration('watchdog'), clock: () => t0 + 10_000 };
+  const deps = rewired(h.runtime, 'watchdog', { clock: () => t0 + 10_000 }).watchdog;
   // Both batches completed `ingest` with one failure carried into `review`; in `moving`, `review` has
   // since recorded a success (its trigger was delivered), in `stalled` it has recorded nothing.
   for (const id of ['stalled', 'moving']) {
-    await h.runtime.batches.create(
+    await h.runtime.adapters.batches.create(
       { id, units: ['x', 'y', 'z'], phases: ['ingest', 'review'], deadline: t0 + 100 },
       t0,
     );
-    await h.runtime.batches.recordUnit(id, 'ingest', 'x', 'failed', t0 + 1);
-    await h.runtime.batches.recordUnit(id, 'ingest', 'y', 'succeeded', t0 + 2);
-    const done = await h.runtime.batches.recordUnit(id, 'ingest', 'z', 'succeeded', t0 + 3);
+    await h.runtime.adapters.batches.recordUnit(id, 'ingest', 'x', 'failed', t0 + 1);
+    await h.runtime.adapters.batches.recordUnit(id, 'ingest', 'y', 'succeeded', t0 + 2);
+    const done = await h.runtime.adapters.batches.recordUnit(id, 'ingest', 'z', 'succeeded', t0 + 3);
     expect(done).toMatchObject({ phaseCompleted: 'ingest', nextPhase: 'review' });
   }
-  await h.runtime.batches.recordUnit('moving', 'review', 'y', 'succeeded', t0 + 4);
-  expect((await h.runtime.batches.get('stalled'))?.phaseStates['review']).toMatchObject({
+  await h.runtime.adapters.batches.recordUnit('moving', 'review', 'y', 'succeeded', t0 + 4);
+  expect((await h.runtime.adapters.batches.get('stalled'))?.phaseStates['review']).toMatchObject({
     succeeded: 0,
     failed: 1,
   });
 
-  expect((await runWatchdog(deps)).sort()).toEqual(['moving', 'stalled']);
-  await h.runtime.bus?.drain();
+  expect((await deps.run()).sort()).toEqual(['moving', 'stalled']);
+  await h.runtime.adapters.bus?.drain();
   expect(h.triggers.map((t) => [t.batchId, [...t.units]])).toEqual([['stalled', ['y', 'z']]]);
   const overdue = new Map(
     h.alerter.alerts.filter((a) => a.errorType === 'batch_overdue').map((a) => [a.batchId, a.message]),
@@ -458,20 +520,16 @@ it('the watchdog publishes again only where the next phase holds nothing but car
 it('a batch whose units all fail the first of three phases completes at once, without empty triggers', async () => {
   const alerter = Object.assign(new RecordingAlerter(), { flush: () => Promise.resolve() });
   let now = 1_800_000_000_000;
-  const runtime = buildRuntime(
-    parseConfig({ ...env, GRAPHMILL_PHASES: 'ingest,review,publish' }),
-    silentLogger,
-    {
-      graph: new MemoryGraphWriter(),
-      alerter,
-      clock: () => (now += 7),
-      sleep: () => Promise.resolve(),
-      bus: {},
-    },
-  );
+  const runtime = compose(parseConfig({ ...env, GRAPHMILL_PHASES: 'ingest,review,publish' }), silentLogger, {
+    graph: new MemoryGraphWriter(),
+    alerter,
+    clock: () => (now += 7),
+    sleep: () => Promise.resolve(),
+    bus: {},
+  });
   const published: string[] = [];
   for (const phase of ['review', 'publish']) {
-    runtime.bus?.subscribe(phaseTopic(phase), () => {
+    runtime.adapters.bus?.subscribe(phaseTopic(phase), () => {
       published.push(phase);
       return Promise.resolve();
     });
@@ -479,11 +537,14 @@ it('a batch whose units all fail the first of three phases completes at once, wi
   try {
     const ids = ['bin-1', 'bin-2', 'bin-3'];
     for (const id of ids) {
-      await runtime.pipeline.status.register({ id, source: 'inline:', content: `binary\u0000${id}` }, 0);
+      await runtime.adapters.pipeline.status.register(
+        { id, source: 'inline:', content: `binary\u0000${id}` },
+        0,
+      );
     }
-    await submitBatch(runtime.orchestration('cli'), { batchId: 'all-fail', documentIds: ids });
-    await runtime.bus?.drain();
-    const batch = await runtime.batches.get('all-fail');
+    await runtime.forFunction('cli').batches.submit({ batchId: 'all-fail', documentIds: ids });
+    await runtime.adapters.bus?.drain();
+    const batch = await runtime.adapters.batches.get('all-fail');
     expect(batch).toMatchObject({ status: 'completed', summary: { failed: 3, succeeded: 0 } });
     for (const phase of ['review', 'publish']) {
       expect(batch?.phaseStates[phase]).toMatchObject({ failed: 3, succeeded: 0 });
