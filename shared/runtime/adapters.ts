@@ -11,6 +11,7 @@ import { inlineSource } from '../documents';
 import { withPublishRetries } from '../events/retrying';
 import type { Logger } from '../logging';
 import type { Alerter } from '../ports/alerter';
+import type { Clock } from '../ports/clock';
 import type { DocumentSource } from '../ports/document-source';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { SecretStore } from '../ports/secret-store';
@@ -91,13 +92,17 @@ export function makeNeo4j(
   });
 }
 
-export function makeSources(config: Config, extra: readonly DocumentSource[]): DocumentSource[] {
+export function makeSources(
+  config: Config,
+  extra: readonly DocumentSource[],
+  clock: Clock,
+): DocumentSource[] {
   const sources: DocumentSource[] = [inlineSource, ...extra];
   if (config.mode === 'local') sources.push(makeFileSource(config.fileRoot));
   if (config.sources.https) {
     const { makeHttpsSource } =
       require('../adapters/https/source') as typeof import('../adapters/https/source');
-    sources.push(makeHttpsSource({ timeoutMs: config.sources.fetchTimeoutMs }));
+    sources.push(makeHttpsSource({ timeoutMs: config.sources.fetchTimeoutMs, clock }));
   }
   const { makeGcsSource } =
     require('../adapters/storage/source') as typeof import('../adapters/storage/source');
@@ -106,6 +111,7 @@ export function makeSources(config: Config, extra: readonly DocumentSource[]): D
       ...(config.projectId ? { projectId: config.projectId } : {}),
       ...(config.sources.gcsBuckets ? { allowedBuckets: config.sources.gcsBuckets } : {}),
       requestTimeoutMs: config.sources.fetchTimeoutMs,
+      clock,
     }),
   );
   return sources;

@@ -80,7 +80,7 @@ export function compose(config: Config, logger: Logger, overrides: CompositionOv
   const rawStatus = makeStatusStore(config, backends);
   const batches = makeBatchStore(config, backends);
   const deadLetters = makeDeadLetterStore(config, backends);
-  const ledgers = overrides.ledgers ?? makeLedgers(config, backends, closers);
+  const ledgers = overrides.ledgers ?? makeLedgers(config, backends, closers, clock);
   const tracker = makeCompletionTracker({
     firestore: ledgers.firestore,
     bigquery: ledgers.bigquery,
@@ -103,12 +103,12 @@ export function compose(config: Config, logger: Logger, overrides: CompositionOv
 
   const neo4j = makeNeo4j(config, resilience, secrets, alerter, overrides.functionName ?? 'graphmill');
   closers.unshift(() => neo4j.close());
-  const graph = overrides.graph ?? makeNeo4jGraphWriter(neo4j, { batchSize: config.writeBatchSize });
+  const graph = overrides.graph ?? makeNeo4jGraphWriter(neo4j, { batchSize: config.writeBatchSize, clock });
 
   const pipeline: PipelineDeps = {
     // Bounded retries around every state call (Firestore's preset: 5 attempts, 10 s; behind its breaker).
     status: withRetries(rawStatus, policies.firestore),
-    source: makeSourceRouter(makeSources(config, overrides.sources ?? [])),
+    source: makeSourceRouter(makeSources(config, overrides.sources ?? [], clock)),
     graph,
     clock,
     logger,

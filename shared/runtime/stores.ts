@@ -4,6 +4,7 @@
  * modules are required inside the branches that use them, so a run never loads what it does not use.
  */
 import { join } from 'node:path';
+import type { Clock } from '../ports/clock';
 import type { DatabaseSync } from 'node:sqlite';
 import { InMemoryBatchStore } from '../adapters/memory/batch-store';
 import { InMemoryCompletionLedger } from '../adapters/memory/completion-ledger';
@@ -106,7 +107,7 @@ export interface Ledgers {
   readonly bigquery: CompletionLedger;
 }
 
-export function makeLedgers(config: Config, backends: Backends, closers: Closer[]): Ledgers {
+export function makeLedgers(config: Config, backends: Backends, closers: Closer[], clock: Clock): Ledgers {
   switch (config.adapters.completionLedgers) {
     case 'gcp': {
       const { FirestoreCompletionLedger } =
@@ -119,6 +120,7 @@ export function makeLedgers(config: Config, backends: Backends, closers: Closer[
           ...(config.projectId ? { projectId: config.projectId } : {}),
           dataset: config.bigquery.dataset,
           ...(config.bigquery.location ? { location: config.bigquery.location } : {}),
+          clock,
         }),
       };
     }
