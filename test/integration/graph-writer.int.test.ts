@@ -283,13 +283,17 @@ describe('writeDocuments (group commit)', () => {
 });
 
 describe('every transaction is bounded by the batch sizes, whatever the document (large updates)', () => {
+  type Tx = Parameters<Parameters<ReturnType<Driver['session']>['executeWrite']>[0]>[0];
+
   /**
-   * The graph changes (nodes and relationships created or deleted) of every write transaction the writer
-   * runs, summed per transaction from the server's own counters.
+   * The access with every write transaction's `tx.run` replaced by `wrap(tx)`, and `done(tx)` called when
+   * the transaction's work returns.
    */
-  function countingWriter(batchSize: number): { writer: GraphWriter; transactions: number[] } {
-    const transactions: number[] = [];
-    const counting = (d: Driver): Driver =>
+  function withWrappedWrites(
+    wrap: (tx: Tx) => Tx['run'],
+    done: (tx: Tx) => void = () => undefined,
+  ): Neo4jAccess {
+    const wrapped = (d: Driver): Driver =>
       new Proxy(d, {
         get(target, prop, receiver) {
           if (prop !== 'session') return Reflect.get(target, prop, receiver) as unknown;
@@ -298,28 +302,39 @@ describe('every transaction is bounded by the batch sizes, whatever the document
             const executeWrite = session.executeWrite.bind(session);
             session.executeWrite = (work, config) =>
               executeWrite(async (tx) => {
-                let changes = 0;
-                const run: typeof tx.run = (query, params) => {
-                  const result = tx.run(query, params);
-                  void result.summary().then((s) => {
-                    const u = s.counters.updates();
-                    changes +=
-                      u.nodesCreated + u.nodesDeleted + u.relationshipsCreated + u.relationshipsDeleted;
-                  });
-                  return result;
-                };
-                const out = await work({ ...tx, run } as typeof tx);
-                transactions.push(changes);
+                const out = await work({ ...tx, run: wrap(tx) } as Tx);
+                done(tx);
                 return out;
               }, config);
             return session;
           };
         },
       });
-    const counted: Neo4jAccess = {
-      ...access,
-      withDriver: (work) => access.withDriver((d) => work(counting(d))),
-    };
+    return { ...access, withDriver: (work) => access.withDriver((d) => work(wrapped(d))) };
+  }
+
+  /**
+   * The graph changes (nodes and relationships created or deleted) of every write transaction the writer
+   * runs, summed per transaction from the server's own counters.
+   */
+  function countingWriter(batchSize: number): { writer: GraphWriter; transactions: number[] } {
+    const transactions: number[] = [];
+    const changes = new Map<Tx, number>();
+    const counted = withWrappedWrites(
+      (tx) => (query, params) => {
+        const result = tx.run(query, params);
+        void result.summary().then((s) => {
+          const u = s.counters.updates();
+          const n = u.nodesCreated + u.nodesDeleted + u.relationshipsCreated + u.relationshipsDeleted;
+          changes.set(tx, (changes.get(tx) ?? 0) + n);
+        });
+        return result;
+      },
+      (tx) => {
+        transactions.push(changes.get(tx) ?? 0);
+        changes.delete(tx);
+      },
+    );
     return { writer: makeNeo4jGraphWriter(counted, { batchSize }), transactions };
   }
 
@@ -353,6 +368,8 @@ describe('every transaction is bounded by the batch sizes, whatever the document
     expect(gone.allChunkNodes).toBe(0);
 
     expect(transactions.length).toBeGreaterThan(40);
+    // The counters count: a staged batch of 10 chunks makes at least 30 changes (nodes, PART_OF, NEXT_CHUNK).
+    expect(Math.max(...transactions)).toBeGreaterThanOrEqual(30);
     expect(Math.max(...transactions)).toBeLessThanOrEqual(BOUND);
   });
 
@@ -361,39 +378,17 @@ describe('every transaction is bounded by the batch sizes, whatever the document
     await writer.writeDocument(meta(docId, big), iterateChunks(big, OPTS));
     // The switch commits, then the clean-up's first transaction is refused (Neo4j went away).
     let cleanups = 0;
-    const failing: Neo4jAccess = {
-      ...access,
-      withDriver: (work) =>
-        access.withDriver((d) =>
-          work(
-            new Proxy(d, {
-              get(target, prop, receiver) {
-                if (prop !== 'session') return Reflect.get(target, prop, receiver) as unknown;
-                return (...args: Parameters<Driver['session']>) => {
-                  const session = target.session(...args);
-                  const executeWrite = session.executeWrite.bind(session);
-                  session.executeWrite = (work2, config) =>
-                    executeWrite((tx) => {
-                      const run: typeof tx.run = (query, params) => {
-                        if (
-                          typeof query === 'string' &&
-                          /DETACH DELETE c/.test(query) &&
-                          (params as { keep?: number })?.keep === 2
-                        ) {
-                          cleanups++;
-                          throw dependencyUnavailable('Neo4j went away (injected)');
-                        }
-                        return tx.run(query, params);
-                      };
-                      return work2({ ...tx, run } as typeof tx);
-                    }, config);
-                  return session;
-                };
-              },
-            }),
-          ),
-        ),
-    };
+    const failing = withWrappedWrites((tx) => (query, params) => {
+      if (
+        typeof query === 'string' &&
+        /DETACH DELETE c/.test(query) &&
+        (params as { keep?: number })?.keep === 2
+      ) {
+        cleanups++;
+        throw dependencyUnavailable('Neo4j went away (injected)');
+      }
+      return tx.run(query, params);
+    });
     const stopping = makeNeo4jGraphWriter(failing, { batchSize: 10 });
     await expect(stopping.writeDocument(meta(docId, big2), iterateChunks(big2, OPTS))).rejects.toThrow(
       'injected',
