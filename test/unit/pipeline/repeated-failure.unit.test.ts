@@ -123,30 +123,15 @@ describe.each(stores)('repeated write failures on the %s', (_name, makeStore) =>
     await attempt(deps);
     expect((await status.get('poison'))?.error).toMatchObject({ repeats: 1, retryable: true });
   });
-});
 
-it('a poison document replayed by hand fails permanently again at its first repeat', async () => {
-  const status = new InMemoryStatusStore();
-  const graph = failingWriter(serverWentAway);
-  let now = 1_800_000_000_000;
-  let run = 0;
-  const deps: PipelineDeps = {
-    status,
-    source: inlineSource,
-    graph,
-    clock: () => (now += 1000),
-    logger: silentLogger,
-    settings: { chunkSize: 60, chunkOverlap: 10, leaseMs: 60_000, maxDocumentBytes: 1 << 20 },
-    newRunId: () => `run-${++run}`,
-  };
-  await status.register({ id: 'poison', source: 'inline:', content: 'Some text.' }, 0);
-  const attempt = () =>
-    runDocument(deps, { documentId: 'poison', action: 'process_document' }).catch(
-      (e: unknown) => e as GraphmillError,
-    );
-  for (let i = 0; i < 3; i++) await attempt();
-  expect((await status.get('poison'))?.error?.code).toBe('repeated_failure');
-  const replayed = await attempt();
-  expect((replayed as GraphmillError).code).toBe('repeated_failure');
-  expect(graph.writes).toBe(4);
+  it('a poison document replayed by hand fails permanently again at its first repeat', async () => {
+    const graph = failingWriter(serverWentAway);
+    const { deps, status } = setup(graph);
+    await status.register({ id: 'poison', source: 'inline:', content: 'Some text.' }, 0);
+    for (let i = 0; i < 3; i++) await attempt(deps);
+    expect((await status.get('poison'))?.error?.code).toBe('repeated_failure');
+    const replayed = await attempt(deps);
+    expect(replayed?.code).toBe('repeated_failure');
+    expect(graph.writes).toBe(4);
+  });
 });
