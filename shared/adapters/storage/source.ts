@@ -26,11 +26,13 @@ import {
   unsupportedContent,
   type GraphmillError,
 } from '../../errors';
+import { clip } from '../../errors/problem';
 import { isRetryable, isRetryableHttpStatus, retryAfterMs } from '../../resilience/classify';
 import type { FetchOptions } from '../../documents/types';
 import type { Clock } from '../../ports/clock';
 import type { DocumentSource } from '../../ports/document-source';
 import { systemClock } from '../../resilience/time';
+import { redactUrl } from '../../secrets/redaction';
 
 /** Runs `fn` under a retry policy, e.g. `(fn) => policy.execute(() => fn())`. */
 export type Retry = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -155,10 +157,14 @@ async function cutOff(stream: Readable): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
+/** Cloud Storage's bucket names: letters, digits, `-`, `_` and `.`, 3 to 222 characters (no userinfo). */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/i;
+
 export function parseGsUrl(source: string, id: string): { bucket: string; object: string } {
   const match = /^gs:\/\/([^/?#]+)\/(.+)$/i.exec(source);
-  if (!match?.[1] || !match[2]) {
-    throw sourceForbidden(`Document ${id}: "${source}" is not a gs://bucket/object URL`);
+  if (!match?.[1] || !match[2] || !BUCKET_NAME.test(match[1])) {
+    // Shown redacted and clipped: a mistyped source may carry credentials, and may be long.
+    throw sourceForbidden(`Document ${id}: "${clip(redactUrl(source))}" is not a gs://bucket/object URL`);
   }
   // Object names are taken verbatim (they may contain '%', '?' and '#'); the client encodes them.
   return { bucket: match[1].toLowerCase(), object: match[2] };

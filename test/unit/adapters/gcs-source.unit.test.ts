@@ -264,6 +264,23 @@ it('refuses malformed gs:// URLs', () => {
   expect(parseGsUrl('gs://Docs/a/b?c#d', 'd')).toEqual({ bucket: 'docs', object: 'a/b?c#d' });
 });
 
+it('refuses credentials in a gs:// URL and never repeats them, nor a long source', () => {
+  const refusal = (source: string): GraphmillError => {
+    try {
+      parseGsUrl(source, 'd');
+    } catch (err) {
+      return err as GraphmillError;
+    }
+    throw new Error(`${source} was accepted`);
+  };
+  const withUserinfo = refusal('gs://someone:hunter2-secret@docs/a.txt');
+  expect(withUserinfo.code).toBe('source_forbidden');
+  expect(withUserinfo.message).not.toContain('hunter2-secret');
+  const malformed = refusal('gs://docs?X-Goog-Signature=abcdef0123456789');
+  expect(malformed.message).not.toContain('abcdef0123456789');
+  expect(refusal(`gs://${'x'.repeat(100_000)}`).message.length).toBeLessThan(400);
+});
+
 describe('with a bounded retry (fake time)', () => {
   function retrying(maxAttempts: number) {
     const time = makeFakeTime(1_000_000);
