@@ -5,12 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import neo4j, { type Driver } from 'neo4j-driver';
-import { makeNeo4jAccess, type Neo4jAccess } from '../../shared/adapters/neo4j/access';
+import type { Neo4jAccess } from '../../shared/adapters/neo4j/access';
 import { chunkId, makeNeo4jGraphWriter } from '../../shared/adapters/neo4j/graph-writer';
 import type { GraphWriter } from '../../shared/ports/graph-writer';
 import { graphWriterContract, type StoredDocument } from '../contracts/graph-writer.contract';
 import { inspectDocument, structureProblems } from '../support/graph-inspect';
-import { neo4jConnection } from '../support/neo4j';
+import { neo4jConnection, testNeo4jAccess } from '../support/neo4j';
 
 const run = randomUUID().slice(0, 8);
 const prefix = `itc-${run}-`;
@@ -23,18 +23,7 @@ beforeAll(() => {
   driver = neo4j.driver(conn.uri, neo4j.auth.basic(conn.username, conn.password), {
     disableLosslessIntegers: true,
   });
-  access = makeNeo4jAccess({
-    settings: {
-      uri: conn.uri,
-      username: conn.username,
-      maxConnectionPoolSize: 5,
-      connectionTimeoutMs: 5000,
-      connectionAcquisitionTimeoutMs: 10000,
-      maxConnectionLifetimeMs: 600000,
-      maxTransactionRetryTimeMs: 5000,
-    },
-    password: { get: () => Promise.resolve(conn.password), invalidate: () => undefined },
-  });
+  access = testNeo4jAccess();
 });
 
 afterAll(async () => {

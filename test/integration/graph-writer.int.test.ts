@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import neo4j, { type Driver } from 'neo4j-driver';
 import { chunkText, iterateChunks, type Chunk } from '../../shared/chunking';
 import { dependencyUnavailable } from '../../shared/errors';
-import { makeNeo4jAccess, type Neo4jAccess, type Neo4jAccessDeps } from '../../shared/adapters/neo4j/access';
+import type { Neo4jAccess } from '../../shared/adapters/neo4j/access';
 import { makeNeo4jGraphWriter, SCHEMA_INDEX_NAMES } from '../../shared/adapters/neo4j/graph-writer';
 import type { DocumentMeta, GraphWriter } from '../../shared/ports/graph-writer';
 import { makeCapturingLogger } from '../support/capturing-logger';
 import { paragraph } from '../contracts/graph-writer.contract';
 import { graphProblems, inspectDocument } from '../support/graph-inspect';
-import { neo4jConnection } from '../support/neo4j';
+import { neo4jConnection, testNeo4jAccess } from '../support/neo4j';
 
 const run = randomUUID().slice(0, 8);
 const id = (name: string) => `it-${run}-${name}`;
@@ -42,22 +42,7 @@ beforeAll(() => {
   writer = makeNeo4jGraphWriter(access, { batchSize: 10 });
 });
 
-function makeAccess(extra: Partial<Neo4jAccessDeps> = {}): Neo4jAccess {
-  const conn = neo4jConnection();
-  return makeNeo4jAccess({
-    settings: {
-      uri: conn.uri,
-      username: conn.username,
-      maxConnectionPoolSize: 5,
-      connectionTimeoutMs: 5000,
-      connectionAcquisitionTimeoutMs: 10000,
-      maxConnectionLifetimeMs: 600000,
-      maxTransactionRetryTimeMs: 5000,
-    },
-    password: { get: () => Promise.resolve(conn.password), invalidate: () => undefined },
-    ...extra,
-  });
-}
+const makeAccess = testNeo4jAccess;
 
 afterAll(async () => {
   const session = driver.session();

@@ -3,6 +3,7 @@
  * provisions a server and exports NEO4J_URI / NEO4J_USERNAME / NEO4J_PASSWORD to the test workers.
  */
 import neo4j, { type Driver } from 'neo4j-driver';
+import { makeNeo4jAccess, type Neo4jAccess, type Neo4jAccessDeps } from '../../shared/adapters/neo4j/access';
 
 export interface Neo4jTestConnection {
   uri: string;
@@ -34,4 +35,22 @@ export async function withDriver<T>(
   } finally {
     await driver.close();
   }
+}
+
+/** graphmill's own Neo4j access to the test server, with small pool and short timeouts. */
+export function testNeo4jAccess(extra: Partial<Neo4jAccessDeps> = {}): Neo4jAccess {
+  const conn = neo4jConnection();
+  return makeNeo4jAccess({
+    settings: {
+      uri: conn.uri,
+      username: conn.username,
+      maxConnectionPoolSize: 5,
+      connectionTimeoutMs: 5000,
+      connectionAcquisitionTimeoutMs: 10000,
+      maxConnectionLifetimeMs: 600000,
+      maxTransactionRetryTimeMs: 5000,
+    },
+    password: { get: () => Promise.resolve(conn.password), invalidate: () => undefined },
+    ...extra,
+  });
 }
